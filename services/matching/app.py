@@ -1,0 +1,19 @@
+"""create_app() for the matching service. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from services.matching.adapters.orm import Outbox
+from services.matching.consumers import handlers
+from shared.service_app import build_app
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = build_app("matching", __name__, config, outbox_model=Outbox, handlers=handlers)
+    from services.matching.api import bp
+
+    app.register_blueprint(bp)
+    return app

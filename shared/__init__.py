@@ -1,0 +1,1 @@
+"""Code the Insight Days services share: config, db, events, bus, outbox, auth."""

@@ -1,0 +1,40 @@
+"""A service's bus process: the outbox relay and the event consumer, side by side, until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from flask import Flask
+
+from shared.bus import Consumer, Handler
+from shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+def run_bus_process(app: Flask, outbox_model: type[Any], handlers: dict[str, Handler] | None) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    relay = OutboxRelay(app.extensions["db"], outbox_model, app.extensions["publisher"])
+    threads = [threading.Thread(target=relay.run_forever, kwargs={"should_stop": stop.is_set}, daemon=True)]
+    consumer: Consumer | None = None
+    if handlers:
+        consumer = Consumer(app.extensions["redis"], app.config["SERVICE"], handlers)
+        threads.append(threading.Thread(target=_consume, args=(app, consumer), daemon=True))
+    for t in threads:
+        t.start()
+    log.info("bus process running", extra={"service": app.config["SERVICE"], "consuming": bool(handlers)})
+    stop.wait()
+    if consumer:
+        consumer.stop()
+    for t in threads:
+        t.join(timeout=5)
+
+
+def _consume(app: Flask, consumer: Consumer) -> None:
+    with app.app_context():
+        consumer.run_forever()

@@ -1,0 +1,114 @@
+"""Settings from the environment only, with safe local defaults.
+
+Outside development and test, SECRET_KEY and INTERNAL_SECRET must be set: a default secret in production
+would let anyone forge sessions and internal identity tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("gateway", "posters", "matching", "notify")
+DEFAULT_PORTS = {"gateway": 8000, "posters": 8001, "matching": 8002, "notify": 8003}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment is missing something required."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("0", "off", "false", "no")
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    env: str
+    secret_key: str
+    internal_secret: str
+    redis_url: str
+    database_url: str
+    var_dir: Path
+    service_urls: dict[str, str] = field(default_factory=dict)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_from: str = "Insight Days <no-reply@insightdays.local>"
+    rate_limits: bool = True
+    storage_dir: Path = ROOT / "var" / "storage"
+    public_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("development", "test")
+
+
+def _dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Random secrets for local development, made once per checkout and shared by all local processes."""
+    path = var_dir / "dev-secrets.json"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"secret_key": secrets.token_urlsafe(32), "internal": secrets.token_urlsafe(32)}))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic: the first process wins, the others read its file
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return json.loads(path.read_text())
+
+
+def database_url_for(service: str, var_dir: Path) -> str:
+    return _env(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{var_dir / (service + '.db')}"
+
+
+def service_url_for(service: str) -> str:
+    port = int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service])))
+    return _env(f"{service.upper()}_URL") or f"http://127.0.0.1:{port}"
+
+
+def load_settings(service: str) -> Settings:
+    if service not in SERVICES:
+        raise ConfigError(f"unknown service {service!r}")
+    env = _env("APP_ENV", "development")
+    var_dir = Path(_env("VAR_DIR", str(ROOT / "var")))
+    secret_key = _env("SECRET_KEY")
+    internal_secret = _env("INTERNAL_SECRET")
+    if env not in ("development", "test"):
+        missing = [n for n, v in (("SECRET_KEY", secret_key), ("INTERNAL_SECRET", internal_secret)) if not v]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} must be set when APP_ENV={env}")
+    elif not (secret_key and internal_secret):
+        dev = _dev_secrets(var_dir)
+        secret_key = secret_key or dev["secret_key"]
+        internal_secret = internal_secret or dev["internal"]
+    return Settings(
+        service=service,
+        env=env,
+        secret_key=secret_key,
+        internal_secret=internal_secret,
+        redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        database_url=database_url_for(service, var_dir),
+        var_dir=var_dir,
+        service_urls={s: service_url_for(s) for s in SERVICES},
+        smtp_host=_env("SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(_env("SMTP_PORT", "8025")),
+        mail_from=_env("MAIL_FROM", "Insight Days <no-reply@insightdays.local>"),
+        rate_limits=_flag("RATE_LIMITS", True),
+        storage_dir=Path(_env("STORAGE_DIR", str(var_dir / "storage"))),
+        public_url=_env("PUBLIC_URL", service_url_for("gateway")),
+    )

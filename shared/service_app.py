@@ -1,0 +1,96 @@
+"""What every service's create_app() shares: settings, database, Redis, errors, logs, /healthz, Celery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+import redis
+from flask import Blueprint, Flask, current_app, jsonify
+
+from shared.bus import Handler, Publisher, connect
+from shared.bus_process import run_bus_process
+from shared.celery_app import celery_init_app
+from shared.config import load_settings
+from shared.db import Database, migrate
+from shared.errors import register_error_handlers
+from shared.logs import configure_logging, install_request_id
+
+
+def build_app(
+    service: str,
+    import_name: str,
+    config: dict[str, Any] | None,
+    *,
+    outbox_model: type[Any],
+    handlers: Callable[[Flask], dict[str, Handler]] = lambda app: {},
+) -> Flask:
+    settings = load_settings(service)
+    app = Flask(import_name)
+    app.config.update(
+        SERVICE=service,
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        INTERNAL_SECRET=settings.internal_secret,
+        REDIS_URL=settings.redis_url,
+        DATABASE_URL=settings.database_url,
+        RATE_LIMITS=settings.rate_limits,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config or {})
+    configure_logging(service)
+    install_request_id(app)
+    register_error_handlers(app)
+    app.extensions["db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["redis"] = connect(app.config["REDIS_URL"])
+    app.extensions["publisher"] = Publisher(app.extensions["redis"])
+    celery_init_app(app, service)
+    app.register_blueprint(_health_blueprint())
+    _register_cli(app, outbox_model, handlers)
+    return app
+
+
+def _register_cli(app: Flask, outbox_model: type[Any], handlers: Callable[[Flask], dict[str, Handler]]) -> None:
+    @app.cli.command("migrate")
+    def migrate_command() -> None:
+        """Upgrade this service's database to the newest migration."""
+        migrate(app.config["SERVICE"], app.config["DATABASE_URL"])
+        click.echo(f"{app.config['SERVICE']}: database at head")
+
+    @app.cli.command("bus")
+    def bus_command() -> None:
+        """Run the outbox relay and the event consumer of this service until SIGTERM."""
+        run_bus_process(app, outbox_model, handlers(app))
+
+
+def db() -> Database:
+    return current_app.extensions["db"]
+
+
+def redis_client() -> redis.Redis:
+    return current_app.extensions["redis"]
+
+
+def _health_blueprint() -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        checks: dict[str, str] = {}
+        try:
+            db().ping()
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - report, don't crash, the probe
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            redis_client().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["redis"] = f"error: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        body = {"status": "ok" if healthy else "degraded", "service": current_app.config["SERVICE"], **checks}
+        return jsonify(body), 200 if healthy else 503
+
+    return bp
