@@ -35,6 +35,10 @@ return false
 """
 
 
+def heartbeat_key(service: str) -> str:
+    return f"insightdays:heartbeat:bus:{service}"
+
+
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 

@@ -7,9 +7,10 @@ import signal
 import threading
 from typing import Any
 
+import redis
 from flask import Flask
 
-from shared.bus import Consumer, Handler
+from shared.bus import Consumer, Handler, heartbeat_key
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,10 @@ def run_bus_process(app: Flask, outbox_model: type[Any], handlers: dict[str, Han
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     relay = OutboxRelay(app.extensions["db"], outbox_model, app.extensions["publisher"])
-    threads = [threading.Thread(target=relay.run_forever, kwargs={"should_stop": stop.is_set}, daemon=True)]
+    threads = [
+        threading.Thread(target=relay.run_forever, kwargs={"should_stop": stop.is_set}, daemon=True),
+        threading.Thread(target=_heartbeat, args=(app, stop), daemon=True),
+    ]
     consumer: Consumer | None = None
     if handlers:
         consumer = Consumer(app.extensions["redis"], app.config["SERVICE"], handlers)
@@ -33,6 +37,17 @@ def run_bus_process(app: Flask, outbox_model: type[Any], handlers: dict[str, Han
         consumer.stop()
     for t in threads:
         t.join(timeout=5)
+
+
+def _heartbeat(app: Flask, stop: threading.Event, every_s: float = 10.0) -> None:
+    """A key with a TTL that the compose healthcheck (shared.probe) looks for."""
+    key = heartbeat_key(app.config["SERVICE"])
+    while not stop.is_set():
+        try:
+            app.extensions["redis"].set(key, "1", ex=int(every_s * 4))
+        except redis.ConnectionError:
+            pass
+        stop.wait(every_s)
 
 
 def _consume(app: Flask, consumer: Consumer) -> None:

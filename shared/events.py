@@ -80,6 +80,14 @@ class UserRegistered(DomainEvent):
     roles: list[str]
 
 
+@dataclass(frozen=True)
+class UserRolesChanged(DomainEvent):
+    """An organiser (or the create-organiser command) changed someone's roles; `roles` is the new full set."""
+
+    user_id: int
+    roles: list[str]
+
+
 # --- matching -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EventCreated(DomainEvent):

@@ -1,0 +1,25 @@
+# Insight Days: `make run` starts everything locally, `make test` runs every test.
+.PHONY: install install-test run test lint bench clean
+
+install:
+	bash scripts/install.sh
+
+install-test:
+	bash scripts/install.sh --test
+
+run: install
+	bash scripts/run.sh
+
+test: install-test
+	.venv/bin/ruff check .
+	.venv/bin/pytest
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench: install
+	.venv/bin/python bench/run_all.py
+
+clean:
+	rm -rf var/

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian-like machine: redis-server (and, with --test, Chromium),
+# the Python virtualenv .venv with the project's dependencies. Idempotent and quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[ "${1:-}" = "--test" ] && with_test=1
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+apt_updated=0
+apt_install() {
+  if [ $apt_updated -eq 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
+  echo "installing redis-server (Debian package)"
+  apt_install redis-server
+fi
+if [ $with_test -eq 1 ]; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; apt_install chromium; }
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "creating .venv and installing Python dependencies"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
