@@ -1,4 +1,5 @@
 """Start real servers for tests: redis-server on a free port, service processes, Celery workers."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> object:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> object:
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -40,11 +43,12 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval:
 class RedisServer:
     """A real redis-server with AOF on, in its own directory; can be restarted to test durability."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, appendfsync: str = "always") -> None:
         self.binary = shutil.which("redis-server")
         if not self.binary:
             raise RuntimeError("redis-server not found: run `make install` (apt-get install redis-server)")
         self.directory = directory
+        self.appendfsync = appendfsync
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -53,10 +57,24 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
-                self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes",
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                self.appendfsync,
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
             ],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(lambda: self.client().ping(), what="redis-server")
 
@@ -109,7 +127,10 @@ class Process:
 def service_env(redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update(
-        APP_ENV="test", REDIS_URL=redis_url, VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1",
+        APP_ENV="test",
+        REDIS_URL=redis_url,
+        VAR_DIR=str(var_dir),
+        PYTHONUNBUFFERED="1",
         PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
     )
     env.update(extra)
@@ -118,19 +139,38 @@ def service_env(redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
 
 def celery_worker(service: str, env: dict[str, str], log_dir: Path, name: str = "w1", concurrency: int = 1) -> Process:
     args = [
-        str(VENV_BIN / "celery"), "-A", f"services.{service}.worker", "worker", "-Q", service,
-        "--concurrency", str(concurrency), "--pool", "prefork", "-n", f"{name}@%h", "--loglevel", "INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        str(VENV_BIN / "celery"),
+        "-A",
+        f"services.{service}.worker",
+        "worker",
+        "-Q",
+        service,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "-n",
+        f"{name}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
     return Process(f"celery-{service}-{name}", args, env, log_dir)
 
 
 def flask_command(service: str, command: str, env: dict[str, str], log_dir: Path) -> Process:
-    return Process(f"{service}-{command}", [str(VENV_BIN / "flask"), "--app", f"services.{service}", command], env, log_dir)
+    return Process(
+        f"{service}-{command}", [str(VENV_BIN / "flask"), "--app", f"services.{service}", command], env, log_dir
+    )
 
 
 def run_migrations(service: str, env: dict[str, str]) -> None:
     subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", f"services.{service}", "migrate"], cwd=ROOT, env=env, check=True,
+        [str(VENV_BIN / "flask"), "--app", f"services.{service}", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
         capture_output=True,
     )

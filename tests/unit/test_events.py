@@ -1,4 +1,5 @@
 """Message schemas: JSON round trip, typed parsing, forward compatibility."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ def test_envelope_round_trips_through_json() -> None:
     assert wire["type"] == "EventCreated"
     received = Envelope.from_json(sent.to_json())
     assert received == sent
-    assert received.parse() == EventCreated(3, "Day", "2026-12-01T09:00:00+00:00", "2026-12-01T17:00:00+00:00", "UTC", 9)
+    assert received.parse() == EventCreated(
+        3, "Day", "2026-12-01T09:00:00+00:00", "2026-12-01T17:00:00+00:00", "UTC", 9
+    )
 
 
 def test_every_envelope_gets_its_own_id() -> None:
