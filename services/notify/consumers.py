@@ -1,0 +1,58 @@
+"""Events from other services that the notify service applies, each event_id at most once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from services.notify import service
+from services.notify.adapters.orm import ProcessedEvent
+from services.notify.adapters.push import Pusher
+from services.notify.serialize import notification_push
+from services.notify.tasks import enqueue_send
+from shared.bus import Handler
+from shared.events import Envelope, EventCreated, EventUpdated, UserRegistered
+from shared.inbox import idempotent
+
+
+def handlers(app: Flask) -> dict[str, Handler]:
+    db = app.extensions["db"]
+    public_url = app.config["SETTINGS"].public_url
+    pusher: Pusher = app.extensions["notify_pusher"]
+    celery = app.extensions["celery"]
+
+    def after_commit(source_event_id: str, *, push: bool) -> None:
+        """Work that must only happen once the notification is committed: the push and the email task.
+
+        Runs on a redelivery too (the first try may have died right after its commit); the email task is
+        idempotent, and if this enqueue is lost the sweep sends the email later.
+        """
+        notifications, email_ids = service.from_source(db, source_event_id)
+        if push:
+            for row in notifications:
+                pusher.emit_to_user(row.user_id, "notification", notification_push(row))
+        for email_id in email_ids:
+            enqueue_send(celery, email_id)
+
+    def on_user_registered(envelope: Envelope) -> None:
+        applied: list[bool] = []
+
+        def apply(session: Session, event: UserRegistered) -> None:
+            service.apply_user_registered(session, event, envelope.event_id, public_url)
+            applied.append(True)
+
+        idempotent(db, ProcessedEvent, apply)(envelope)
+        after_commit(envelope.event_id, push=bool(applied))
+
+    def on_event_changed(session: Session, event: Any) -> None:
+        assert isinstance(event, EventCreated | EventUpdated)
+        service.apply_event_changed(session, event)
+
+    known_events = idempotent(db, ProcessedEvent, on_event_changed)
+    return {
+        UserRegistered.__name__: on_user_registered,
+        EventCreated.__name__: known_events,
+        EventUpdated.__name__: known_events,
+    }

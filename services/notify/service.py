@@ -1,0 +1,203 @@
+"""Use cases of the notify service: recipients, notifications, and the life of an email row.
+
+Consumers call the `apply_*` functions inside the inbox's unit of work; the rest open their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from services.notify.adapters.orm import Email, KnownEvent, Notification, Recipient
+from services.notify.domain import messages, rules
+from shared.db import Database
+from shared.events import EventCreated, EventUpdated, UserRegistered, utcnow
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Notification]
+    unread_count: int
+    page: int
+    has_more: bool
+
+
+# --- applied from events -------------------------------------------------------------------------------
+def apply_user_registered(session: Session, event: UserRegistered, source_event_id: str, public_url: str) -> None:
+    """Keep our copy of the recipient, greet them in the app, and queue a welcome email."""
+    session.merge(
+        Recipient(
+            user_id=event.user_id,
+            email=event.email,
+            display_name=event.display_name,
+            organisation=event.organisation,
+            region=event.region,
+        )
+    )
+    message = messages.welcome(event.display_name, event.organisation, public_url)
+    add_message(session, event.user_id, event.email, message, source_event_id)
+
+
+def add_message(
+    session: Session, user_id: int, to_address: str, message: messages.Message, source_event_id: str
+) -> Notification:
+    notification = Notification(
+        user_id=user_id,
+        kind=message.kind,
+        title=message.title,
+        body=message.body,
+        link=message.link,
+        source_event_id=source_event_id,
+    )
+    session.add(notification)
+    session.flush()
+    if message.email_subject and to_address:
+        session.add(
+            Email(
+                notification_id=notification.id,
+                to_address=to_address,
+                subject=message.email_subject,
+                body=message.email_text or message.body,
+                # The consumer enqueues it right after commit; the sweep only steps in if that got lost.
+                lease_until=utcnow() + rules.ENQUEUE_GRACE,
+            )
+        )
+    return notification
+
+
+def apply_event_changed(session: Session, event: EventCreated | EventUpdated) -> None:
+    session.merge(
+        KnownEvent(
+            id=event.event_id,
+            title=event.title,
+            starts_at=datetime.fromisoformat(event.starts_at).astimezone(UTC),
+            ends_at=datetime.fromisoformat(event.ends_at).astimezone(UTC),
+            timezone=event.timezone,
+            updated_at=utcnow(),
+        )
+    )
+
+
+def from_source(db: Database, source_event_id: str) -> tuple[list[Notification], list[int]]:
+    """What an event produced, as committed: its notifications and the ids of its still-queued emails."""
+    with db.unit_of_work() as session:
+        notes = list(session.scalars(select(Notification).where(Notification.source_event_id == source_event_id)))
+        email_ids = list(
+            session.scalars(
+                select(Email.id).where(Email.notification_id.in_([n.id for n in notes]), Email.status == rules.QUEUED)
+            )
+        )
+        return notes, email_ids
+
+
+# --- in-app notifications ------------------------------------------------------------------------------
+def list_notifications(db: Database, user_id: int, page: int, unread_only: bool) -> Page:
+    with db.unit_of_work() as session:
+        mine = Notification.user_id == user_id
+        unread = Notification.read_at.is_(None)
+        where = and_(mine, unread) if unread_only else mine
+        total = session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
+        unread_count = (
+            total if unread_only else session.scalar(select(func.count()).select_from(Notification).where(mine, unread))
+        ) or 0
+        items = session.scalars(
+            select(Notification)
+            .where(where)
+            .order_by(Notification.id.desc())
+            .offset(rules.offset(page))
+            .limit(rules.PAGE_SIZE)
+        ).all()
+        return Page(list(items), unread_count, page, rules.has_more(total, page))
+
+
+def mark_read(db: Database, user_id: int, notification_id: int) -> Notification:
+    with db.unit_of_work() as session:
+        row = session.get(Notification, notification_id)
+        # Someone else's notification looks exactly like a missing one: ids reveal nothing.
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"notification {notification_id}")
+        if row.read_at is None:
+            row.read_at = utcnow()
+        return row
+
+
+def mark_all_read(db: Database, user_id: int) -> int:
+    with db.unit_of_work() as session:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        return result.rowcount or 0
+
+
+# --- the life of an email ------------------------------------------------------------------------------
+def claim_email(db: Database, email_id: int, now: datetime) -> Email | None:
+    """queued -> sending with a lease, in one UPDATE ... WHERE: of two workers, only one gets the row."""
+    with db.unit_of_work() as session:
+        claimed = session.execute(
+            update(Email)
+            .where(
+                Email.id == email_id,
+                or_(
+                    Email.status == rules.QUEUED,
+                    and_(Email.status == rules.SENDING, Email.lease_until < now),  # its worker died mid-send
+                ),
+            )
+            .values(status=rules.SENDING, lease_until=now + rules.SEND_LEASE, attempts=Email.attempts + 1)
+        ).rowcount
+        return session.get(Email, email_id) if claimed == 1 else None
+
+
+def _finish(db: Database, email_id: int, **values: object) -> None:
+    with db.unit_of_work() as session:
+        session.execute(update(Email).where(Email.id == email_id, Email.status == rules.SENDING).values(**values))
+
+
+def mark_sent(db: Database, email_id: int, message_id: str) -> None:
+    _finish(db, email_id, status=rules.SENT, sent_at=utcnow(), message_id=message_id, lease_until=None, last_error=None)
+
+
+def release_for_retry(db: Database, email_id: int, error: str, retry_lease_until: datetime) -> None:
+    _finish(db, email_id, status=rules.QUEUED, last_error=error[:2000], lease_until=retry_lease_until)
+
+
+def mark_failed(db: Database, email_id: int, error: str) -> None:
+    _finish(db, email_id, status=rules.FAILED, last_error=error[:2000], lease_until=None)
+
+
+def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list[int]:
+    """Emails nobody holds — queued or sending with no lease or an expired one (lost enqueue, dead worker) —
+    back to queued with a fresh grace lease, so the next sweep does not enqueue them again; returns their ids.
+
+    Rows that already used up their attempts are marked failed instead, so a poison email cannot loop forever.
+    """
+    unheld = and_(
+        Email.status.in_((rules.QUEUED, rules.SENDING)), or_(Email.lease_until.is_(None), Email.lease_until < now)
+    )
+    with db.unit_of_work() as session:
+        session.execute(
+            update(Email)
+            .where(unheld, Email.attempts >= rules.MAX_ATTEMPTS)
+            .values(status=rules.FAILED, lease_until=None, last_error=func.coalesce(Email.last_error, "gave up"))
+        )
+        ids = list(session.scalars(select(Email.id).where(unheld).order_by(Email.id).limit(limit)))
+        if ids:
+            session.execute(
+                update(Email)
+                .where(Email.id.in_(ids), unheld)
+                .values(status=rules.QUEUED, lease_until=now + rules.ENQUEUE_GRACE)
+            )
+        return ids
+
+
+def get_email(db: Database, email_id: int) -> Email | None:
+    with db.unit_of_work() as session:
+        return session.get(Email, email_id)

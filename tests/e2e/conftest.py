@@ -1,0 +1,105 @@
+"""The whole system as real processes: 4 web services (gunicorn), 4 bus processes, Celery workers, SMTP server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+
+from tests.support.processes import (
+    VENV_BIN,
+    Process,
+    RedisServer,
+    celery_worker,
+    flask_command,
+    free_port,
+    run_migrations,
+    service_env,
+    wait_until,
+)
+
+SERVICES = ("gateway", "posters", "matching", "notify")
+
+
+class MailBox(Message):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list = []  # type: ignore[type-arg]
+
+    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.messages.append(message)
+
+
+@dataclass
+class System:
+    url: str
+    env: dict[str, str]
+    mailbox: MailBox
+    redis: RedisServer
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}\n{p.output()[-3000:]}" for n, p in self.processes.items())
+
+
+@pytest.fixture(scope="module")
+def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    redis_server.client().flushall()
+    tmp = tmp_path_factory.mktemp("system")
+    mailbox = MailBox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    ports = {s: free_port() for s in SERVICES}
+    env = service_env(
+        redis_server.url,
+        tmp / "var",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+        RATE_LIMITS="off",
+        **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()},
+    )
+    system = System(f"http://127.0.0.1:{ports['gateway']}", env, mailbox, redis_server)
+    try:
+        for service in SERVICES:
+            run_migrations(service, env)
+        for service, port in ports.items():
+            system.processes[service] = Process(
+                service,
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "--worker-class",
+                    "gthread",
+                    "-w",
+                    "1",
+                    "--threads",
+                    "16",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    f"services.{service}:create_app()",
+                ],
+                env,
+                tmp,
+            )
+            system.processes[f"{service}-bus"] = flask_command(service, "bus", env, tmp)
+        for service in ("posters", "notify"):
+            system.processes[f"{service}-worker"] = celery_worker(service, env, tmp)
+        for service, port in ports.items():
+            wait_until(
+                lambda p=port: requests.get(f"http://127.0.0.1:{p}/healthz", timeout=2).ok,
+                timeout=60,
+                what=f"{service} /healthz",
+            )
+        yield system
+    except Exception:
+        print(system.logs())
+        raise
+    finally:
+        for process in system.processes.values():
+            process.stop()
+        smtp.stop()
+        shutil.rmtree(tmp / "var" / "storage", ignore_errors=True)
