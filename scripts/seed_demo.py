@@ -174,7 +174,7 @@ def seed(url: str) -> None:
             "themes": themes,
             "tools": tools,
             "learnings": ["Start with the question", "Involve the data owners early", "Publish the code"],
-            "questions": "Who else has tried this?",
+            "questions": ["Who else has tried this?"],
         }
         project = retry(
             lambda a=author, b=body: a.post(f"{url}/api/v1/events/{event_id}/projects", json=b),

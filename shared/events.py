@@ -111,6 +111,14 @@ class EventUpdated(DomainEvent):
     organiser_id: int
 
 
+@dataclass(frozen=True)
+class ThesaurusUpdated(DomainEvent):
+    """The full list of theme names of an insight day after a change (posters checks project themes with it)."""
+
+    event_id: int
+    themes: list[str]
+
+
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):

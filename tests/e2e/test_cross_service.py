@@ -80,7 +80,7 @@ def test_event_created_in_matching_opens_posters_for_projects(system: System) ->
         "summary": "How we linked GP and hospital data.",
         "themes": ["data linkage"],
         "learnings": ["one", "two", "three"],
-        "questions": "Who else?",
+        "questions": ["Who else?"],
     }
 
     refused = author.post(f"{system.url}/api/v1/events/424242/projects", json=project, timeout=10)
