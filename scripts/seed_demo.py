@@ -68,10 +68,10 @@ def wait_for(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/healthz", timeout=2).ok:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
                 return
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or still booting
         time.sleep(0.5)
     raise SystemExit(f"seed: gateway at {url} did not come up")
 
@@ -84,7 +84,7 @@ def retry(call, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
             response = call()
             if response.status_code < 500 and response.status_code != 404:
                 return response
-        except requests.ConnectionError:
+        except requests.RequestException:
             response = None
         if time.monotonic() > deadline:
             detail = response.text[:200] if response is not None else "no connection"
