@@ -3,6 +3,7 @@
 `python -m shared.probe bus SERVICE`: the service's bus process has written its heartbeat recently.
 `python -m shared.probe beat FILE`: Celery beat has touched its schedule file recently.
 """
+
 from __future__ import annotations
 
 import os

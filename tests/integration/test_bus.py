@@ -1,4 +1,5 @@
 """The event bus against a real redis-server: delivery, redelivery, idempotency, durability, dead letters."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,11 @@ pytestmark = pytest.mark.integration
 
 def _registered(user_id: int = 1) -> Envelope:
     return UserRegistered(
-        user_id=user_id, email=f"u{user_id}@example.org", display_name="U", organisation="O", region="R",
+        user_id=user_id,
+        email=f"u{user_id}@example.org",
+        display_name="U",
+        organisation="O",
+        region="R",
         roles=["attendee"],
     ).envelope()
 
@@ -90,8 +95,9 @@ def test_message_of_a_killed_consumer_is_redelivered_to_another(redis_url: str, 
     assert client.xpending(Consumer(client, "notify", {}).stream, "notify")["pending"] == 1
 
     seen: list[str] = []
-    survivor = Consumer(client, "notify", {"UserRegistered": lambda e: seen.append(e.event_id)}, name="survivor",
-                        claim_idle_ms=50)
+    survivor = Consumer(
+        client, "notify", {"UserRegistered": lambda e: seen.append(e.event_id)}, name="survivor", claim_idle_ms=50
+    )
     wait_until(lambda: survivor.run_once(block_ms=50) or seen, timeout=10, what="reclaim")
     assert seen == [sent.event_id]
     assert client.xpending(survivor.stream, "notify")["pending"] == 0
@@ -150,8 +156,9 @@ def test_redis_restart_between_publish_and_consume_loses_nothing(redis_url: str,
 
     client = redis_server.client()
     seen: list[str] = []
-    consumer = Consumer(client, "notify", {"UserRegistered": lambda e: seen.append(e.event_id)}, name="c1",
-                        claim_idle_ms=0)
+    consumer = Consumer(
+        client, "notify", {"UserRegistered": lambda e: seen.append(e.event_id)}, name="c1", claim_idle_ms=0
+    )
     wait_until(lambda: consumer.run_once(block_ms=100) == 0 and len(seen) >= 5, timeout=10, what="all events")
     assert sorted(seen) == sorted(e.event_id for e in events)
 

@@ -1,4 +1,5 @@
 """Insight days in the matching service: who may do what, validation, events recorded in the outbox."""
+
 from __future__ import annotations
 
 import pytest
@@ -82,7 +83,9 @@ def test_bad_input_names_the_field_and_writes_nothing(app, as_user, body, field)
 
 def test_non_json_body_is_400(app, as_user) -> None:  # type: ignore[no-untyped-def]
     response = app.test_client().post(
-        "/api/v1/events", data="title=x", content_type="application/x-www-form-urlencoded",
+        "/api/v1/events",
+        data="title=x",
+        content_type="application/x-www-form-urlencoded",
         headers=as_user(app, 1, "organiser"),
     )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"

@@ -1,9 +1,10 @@
 """The transactional outbox: nothing published on rollback, exactly once on commit even if the relay dies."""
+
 from __future__ import annotations
 
 import json
 import signal
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tests.support.processes import RedisServer, flask_command, service_env, wai
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
 def _schedule() -> Schedule:
@@ -82,7 +83,10 @@ def test_relay_dying_between_publish_and_mark_does_not_duplicate(make_app, redis
 
 
 def test_relay_process_killed_midway_publishes_every_event_exactly_once(
-    make_app, redis_server: RedisServer, service_environment: Path, tmp_path: Path  # type: ignore[no-untyped-def]
+    make_app,
+    redis_server: RedisServer,
+    service_environment: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     app: Flask = make_app("matching")
     db = app.extensions["db"]

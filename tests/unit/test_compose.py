@@ -1,4 +1,5 @@
 """docker-compose.yml is parsed and checked: every process has its env, a healthcheck and a safe start order."""
+
 from __future__ import annotations
 
 import re

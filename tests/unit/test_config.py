@@ -1,4 +1,5 @@
 """Settings: safe local defaults, secrets required outside development."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,7 +1,8 @@
 """Rules of an insight day's schedule."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,8 +13,8 @@ NINE = datetime(2026, 12, 1, 9, tzinfo=timezone(timedelta(hours=1)))
 
 def test_times_are_stored_in_utc() -> None:
     s = Schedule.of(NINE, NINE + timedelta(hours=8), "Europe/Paris")
-    assert s.starts_at == datetime(2026, 12, 1, 8, tzinfo=timezone.utc)
-    assert s.starts_at.tzinfo == timezone.utc
+    assert s.starts_at == datetime(2026, 12, 1, 8, tzinfo=UTC)
+    assert s.starts_at.tzinfo == UTC
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,55 @@
+"""Limits of the posters service, from the environment (overridable per app in create_app(config))."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+MiB = 1024 * 1024
+
+# config key -> (environment variable, default)
+DEFAULTS: dict[str, tuple[str, Any]] = {
+    "POSTER_MAX_BYTES": ("POSTER_MAX_BYTES", 25 * MiB),
+    "VIDEO_MAX_BYTES": ("VIDEO_MAX_BYTES", 60 * MiB),
+    "POSTER_MAX_PAGES": ("POSTER_MAX_PAGES", 40),
+    "POSTER_MAX_PIXELS": ("POSTER_MAX_PIXELS", 60_000_000),
+    "POSTERS_PER_PROJECT": ("POSTERS_PER_PROJECT", 20),
+    "PREVIEW_WIDTH": ("POSTER_PREVIEW_WIDTH", 1400),
+    "THUMBNAIL_WIDTH": ("POSTER_THUMBNAIL_WIDTH", 400),
+    "MAX_TEXT_CHARS": ("POSTER_MAX_TEXT_CHARS", 200_000),
+    "UPLOAD_RATE_LIMIT": ("UPLOAD_RATE_LIMIT", "20/minute"),
+}
+
+
+def from_env() -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, (env, default) in DEFAULTS.items():
+        raw = os.environ.get(env)
+        config[key] = default if raw in (None, "") else type(default)(raw)
+    return config
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_poster_bytes: int
+    max_video_bytes: int
+    max_pages: int
+    max_pixels: int
+    posters_per_project: int
+    preview_width: int
+    thumbnail_width: int
+    max_text_chars: int
+
+    @classmethod
+    def from_config(cls, config: Any) -> Limits:
+        return cls(
+            max_poster_bytes=int(config["POSTER_MAX_BYTES"]),
+            max_video_bytes=int(config["VIDEO_MAX_BYTES"]),
+            max_pages=int(config["POSTER_MAX_PAGES"]),
+            max_pixels=int(config["POSTER_MAX_PIXELS"]),
+            posters_per_project=int(config["POSTERS_PER_PROJECT"]),
+            preview_width=int(config["PREVIEW_WIDTH"]),
+            thumbnail_width=int(config["THUMBNAIL_WIDTH"]),
+            max_text_chars=int(config["MAX_TEXT_CHARS"]),
+        )

@@ -1,0 +1,64 @@
+"""Named Celery tasks of the posters service (ids as arguments, acks_late, retried with backoff)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from flask import Flask
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy.exc import OperationalError
+
+from services.posters import uploads
+from services.posters.adapters.search import index_for
+from services.posters.settings import Limits
+
+log = logging.getLogger(__name__)
+STALE_AFTER_S = 600
+
+
+def register_tasks(app: Flask, celery: Celery) -> None:
+    @celery.task(
+        name=uploads.TASK_NAME,
+        acks_late=True,
+        autoretry_for=(OperationalError,),  # database busy/restarting: try again later
+        retry_backoff=True,
+        retry_backoff_max=60,
+        max_retries=5,
+        soft_time_limit=180,
+        time_limit=240,
+    )
+    def process_upload(poster_id: int) -> str:
+        db = app.extensions["db"]
+        status = uploads.process_poster(
+            db,
+            app.extensions["storage"],
+            index_for(db.engine.dialect.name),
+            Limits.from_config(app.config),
+            poster_id,
+        )
+        log.info("poster processed", extra={"poster_id": poster_id, "status": status})
+        return status
+
+    @celery.task(name="posters.requeue_stale", acks_late=True)
+    def requeue_stale() -> int:
+        """Re-send posters whose task was lost (beat runs this every few minutes)."""
+        ids = uploads.requeue_stale(app.extensions["db"], STALE_AFTER_S)
+        for poster_id in ids:
+            process_upload.delay(poster_id)
+        return len(ids)
+
+    celery.conf.beat_schedule = {
+        "posters-requeue-stale": {"task": "posters.requeue_stale", "schedule": 300.0},
+    }
+
+
+def enqueue(app: Flask, poster_id: int) -> bool:
+    """Ask a worker to process this poster (after its row is committed). If the broker is unreachable the upload
+    still stands: `posters.requeue_stale` sends it again later, so the author gets 202, not an error."""
+    try:
+        app.extensions["celery"].send_task(uploads.TASK_NAME, args=[poster_id], queue="posters")
+    except KombuOperationalError:
+        log.warning("could not enqueue poster; the stale sweep will retry", extra={"poster_id": poster_id})
+        return False
+    return True

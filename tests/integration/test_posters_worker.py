@@ -1,0 +1,98 @@
+"""The processing path in a real Celery worker process: a 202 upload becomes `ready` with previews, or
+`rejected` with a reason and nothing of the file left in storage."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from shared.db import migrate
+from tests.fixtures import posters as files
+from tests.fixtures.posters.helpers import announce_event, attendee, author, create_project, outbox_types, upload
+from tests.support.processes import RedisServer, celery_worker, service_env, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One migrated posters app (this process) and one real worker sharing its database and storage."""
+    var_dir = tmp_path_factory.mktemp("posters-worker")
+    redis_server.client().flushall()
+    env = {"APP_ENV": "test", "REDIS_URL": redis_server.url, "VAR_DIR": str(var_dir), "RATE_LIMITS": "off"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.delenv("POSTERS_DATABASE_URL", raising=False)
+        mp.delenv("STORAGE_DIR", raising=False)
+        from services.posters import create_app
+
+        app = create_app()
+        migrate("posters", app.config["DATABASE_URL"])
+        announce_event(app, 1)
+        worker = celery_worker("posters", service_env(redis_server.url, var_dir, RATE_LIMITS="off"), Path(var_dir))
+        try:
+            yield app
+        finally:
+            worker.stop()
+            app.extensions["db"].dispose()
+
+
+def _settle(app: Flask, poster_id: int) -> dict:
+    client = app.test_client()
+
+    def done() -> dict | None:
+        body = client.get(f"/api/v1/posters/{poster_id}", headers=author(app)).get_json()
+        return body if body["status"] != "processing" else None
+
+    return wait_until(done, timeout=60, interval=0.1, what=f"poster {poster_id} processed")  # type: ignore[return-value]
+
+
+def test_pdf_upload_becomes_ready_with_previews_and_search_text(stack: Flask) -> None:
+    client = stack.test_client()
+    project = create_project(client, stack, title="Waiting lists")
+    data = files.pdf(4, ["Gradient boosted waiting list forecasts"])
+    response = upload(client, stack, project, data, "forecasts.pdf")
+    assert response.status_code == 202
+    assert response.headers["Location"] == f"/api/v1/posters/{response.get_json()['id']}"
+    body = _settle(stack, response.get_json()["id"])
+    assert (body["status"], body["page_count"], len(body["pages"])) == ("ready", 4, 4)
+    thumb = client.get(body["thumbnail_url"], headers=attendee(stack))
+    assert thumb.status_code == 200 and thumb.data.startswith(b"\x89PNG")
+    found = client.get("/api/v1/events/1/posters", query_string={"q": "boosted"}, headers=attendee(stack))
+    assert [c["id"] for c in found.get_json()["items"]] == [project]
+    assert "PosterReady" in outbox_types(stack)
+    assert stack.extensions["storage"].exists(hashlib.sha256(data).hexdigest())  # PDFs keep their original
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "reason"),
+    [
+        pytest.param(lambda: files.pdf(500), "long.pdf", "500 pages", id="PDF with 500 pages"),
+        pytest.param(files.png_bomb, "bomb.png", "pixels", id="30000x30000 image (bomb)"),
+        pytest.param(files.truncated_pdf, "cut.pdf", "truncated", id="truncated PDF"),
+        pytest.param(files.pdf_with_javascript, "js.pdf", "JavaScript", id="PDF with JavaScript"),
+        pytest.param(files.pdf_with_hidden_javascript, "js2.pdf", "JavaScript", id="PDF with #-escaped JavaScript"),
+        pytest.param(files.pdf_encrypted, "locked.pdf", "encrypted", id="encrypted PDF"),
+        pytest.param(files.pdf_zip_polyglot, "poly.pdf", "polyglot", id="PDF+ZIP polyglot"),
+        pytest.param(files.png_with_trailer, "trail.png", "after its end", id="PNG with a PHP trailer"),
+        pytest.param(files.truncated_mp4, "cut.mp4", "truncated", id="truncated MP4"),
+    ],
+)
+def test_hostile_file_is_rejected_with_a_reason_and_removed(stack: Flask, make, name: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    client = stack.test_client()
+    project = create_project(client, stack)
+    data = make()
+    response = upload(client, stack, project, data, name)
+    assert response.status_code == 202, response.get_json()
+    body = _settle(stack, response.get_json()["id"])
+    assert body["status"] == "rejected"
+    assert reason in body["reason"]
+    assert body["pages"] == [] and body["thumbnail_url"] is None
+    assert not stack.extensions["storage"].exists(hashlib.sha256(data).hexdigest())
+    assert outbox_types(stack)[-1] == "PosterRejected"
+    assert client.get(f"/api/v1/posters/{body['id']}", headers=attendee(stack)).status_code == 404
