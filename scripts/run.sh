@@ -18,7 +18,7 @@ export MATCHING_PORT=${MATCHING_PORT:-$(pick_port $((POSTERS_PORT + 1)))}
 export NOTIFY_PORT=${NOTIFY_PORT:-$(pick_port $((MATCHING_PORT + 1)))}
 
 procs=(gateway posters matching notify gateway-bus posters-bus matching-bus notify-bus
-       gateway-worker posters-worker matching-worker notify-worker notify-beat)
+       gateway-worker posters-worker matching-worker notify-worker notify-beat posters-beat)
 mkdir -p var/redis var/mail
 if [ -z "${REDIS_URL:-}" ]; then  # a set REDIS_URL means "use that Redis, start none"
   export REDIS_PORT=${REDIS_PORT:-$(pick_port 6379)}

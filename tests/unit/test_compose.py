@@ -11,7 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "posters", "matching", "notify")
-PROCESSES = [*SERVICES, *(f"{s}-bus" for s in SERVICES), *(f"{s}-worker" for s in SERVICES), "beat"]
+PROCESSES = [*SERVICES, *(f"{s}-bus" for s in SERVICES), *(f"{s}-worker" for s in SERVICES)]
+BEATS = ("notify-beat", "posters-beat")  # the services with periodic tasks
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_postgres_gets_one_database_per_service(compose: dict[str, Any]) -> None
     assert "healthcheck" in postgres
 
 
-@pytest.mark.parametrize("name", PROCESSES)
+@pytest.mark.parametrize("name", [*PROCESSES, *BEATS])
 def test_every_process_has_env_healthcheck_and_dependencies(compose: dict[str, Any], name: str) -> None:
     svc = compose["services"][name]
     env = svc["environment"]
@@ -69,6 +70,22 @@ def test_gateway_waits_for_the_services_it_routes_to(compose: dict[str, Any]) ->
     assert "8000:8000" in compose["services"]["gateway"]["ports"]
 
 
+@pytest.mark.parametrize("beat", BEATS)
+def test_each_beat_runs_the_schedule_of_its_own_service(compose: dict[str, Any], beat: str) -> None:
+    service = beat.removesuffix("-beat")
+    assert f"celery -A services.{service}.worker beat" in compose["services"][beat]["command"]
+    assert compose["services"][beat]["depends_on"][service]["condition"] == "service_healthy"
+
+
+def test_procfile_runs_every_process_the_compose_file_runs(compose: dict[str, Any]) -> None:
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    for name in [*PROCESSES, *BEATS]:
+        assert name in procfile, f"Procfile lacks {name}"
+    run_sh = (ROOT / "scripts" / "run.sh").read_text()
+    for name in [*PROCESSES, *BEATS]:
+        assert name in run_sh, f"scripts/run.sh does not start {name}"
+
+
 def test_no_dependency_cycles(compose: dict[str, Any]) -> None:
     graph = {name: set((svc.get("depends_on") or {}).keys()) for name, svc in compose["services"].items()}
     seen: set[str] = set()
@@ -89,7 +106,7 @@ def test_no_dependency_cycles(compose: dict[str, Any]) -> None:
 def test_probe_commands_exist_for_processes_without_http(compose: dict[str, Any]) -> None:
     from shared import probe
 
-    for name in ("gateway-bus", "beat"):
+    for name in ("gateway-bus", *BEATS):
         cmd = compose["services"][name]["healthcheck"]["test"]
         assert cmd[1:4] == ["python", "-m", "shared.probe"]
         assert probe.main([]) == 2  # usage error is not "healthy"
