@@ -91,6 +91,7 @@ class Consumer:
         claim_idle_ms: int = 30_000,
         block_ms: int = 1_000,
         batch: int = 50,
+        use_autoclaim: bool = True,
     ) -> None:
         self.client = client
         self.group = group
@@ -102,6 +103,7 @@ class Consumer:
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.batch = batch
+        self.use_autoclaim = use_autoclaim  # XPENDING + XCLAIM instead, as on Redis < 6.2
         self.stats = ConsumerStats()
         self._stopping = False
 
@@ -154,22 +156,37 @@ class Consumer:
             pass
 
     def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
+        if self.use_autoclaim:
+            try:
+                return self._reclaim_with_xautoclaim()
+            except redis.ResponseError as exc:
+                if "unknown command" not in str(exc).lower():
+                    raise
+                self.use_autoclaim = False  # Redis < 6.2
+        return self._reclaim_with_xclaim()
+
+    def _reclaim_with_xautoclaim(self) -> list[tuple[str, dict[str, str]]]:
         claimed: list[tuple[str, dict[str, str]]] = []
         start = "0-0"
         while True:
             result = self.client.xautoclaim(
-                self.stream,
-                self.group,
-                self.name,
-                min_idle_time=self.claim_idle_ms,
-                start_id=start,
-                count=self.batch,
+                self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id=start, count=self.batch
             )
             start, messages = result[0], result[1]
             # Entries deleted from the stream come back as None; nothing to do but ack them away.
             claimed.extend((mid, f) for mid, f in messages if f is not None)
             if start == "0-0" or not messages:
                 return claimed
+
+    def _reclaim_with_xclaim(self) -> list[tuple[str, dict[str, str]]]:
+        stale = self.client.xpending_range(
+            self.stream, self.group, min="-", max="+", count=self.batch, idle=self.claim_idle_ms
+        )
+        if not stale:
+            return []
+        ids = [p["message_id"] for p in stale]
+        messages = self.client.xclaim(self.stream, self.group, self.name, self.claim_idle_ms, ids)
+        return [(mid, f) for mid, f in messages if f]
 
     def _deliveries(self, message_id: str) -> int:
         info = self.client.xpending_range(self.stream, self.group, message_id, message_id, 1)
