@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian-like machine: redis-server (and, with --test, Chromium),
-# the Python virtualenv .venv with the project's dependencies. Idempotent and quick when everything is there.
+# the Python virtualenv .venv with the project's dependencies, and the browser libraries from npm (node_modules/,
+# never committed). Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +34,14 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# Browser libraries (socket.io-client, served by the gateway at /vendor/...): exactly what package-lock.json says.
+# `npm ci` starts from an empty node_modules, so an old stamp goes with it.
+npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f "$npm_stamp" ]; then
+  command -v npm >/dev/null || { echo "installing npm (Debian package)"; apt_install npm; }
+  echo "installing browser libraries (npm ci)"
+  npm ci --omit=dev --no-audit --no-fund
+  touch "$npm_stamp"
 fi

@@ -10,6 +10,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.processes import (
     VENV_BIN,
@@ -100,6 +101,37 @@ def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
         raise
     finally:
         for process in system.processes.values():
+            process.terminate()  # all at once: they shut down in parallel
+        for process in system.processes.values():
             process.stop()
         smtp.stop()
         shutil.rmtree(tmp / "var" / "storage", ignore_errors=True)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/install.sh --test); `playwright install` cannot download
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium per test module (about a second to start); each test opens its own context.
+
+    Module scope, not session: Playwright's sync API owns an event loop while it runs, which must not outlive the
+    UI tests into the rest of the suite.
+    """
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: run `bash scripts/install.sh --test` (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

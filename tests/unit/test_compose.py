@@ -111,3 +111,11 @@ def test_probe_commands_exist_for_processes_without_http(compose: dict[str, Any]
         assert cmd[1:4] == ["python", "-m", "shared.probe"]
         assert probe.main([]) == 2  # usage error is not "healthy"
         assert probe.main(["beat", "/nonexistent"]) == 1
+
+
+def test_image_builds_browser_assets_from_the_registry() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "npm ci" in dockerfile and "COPY --from=assets" in dockerfile
+    assert "NODE_MODULES_DIR" in dockerfile
+    package = (ROOT / "package.json").read_text()
+    assert "socket.io-client" in package
