@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -13,7 +14,7 @@ from services.notify.adapters.push import Pusher
 from services.notify.serialize import notification_push
 from services.notify.tasks import enqueue_send
 from shared.bus import Handler
-from shared.events import Envelope, EventCreated, EventUpdated, UserRegistered
+from shared.events import Envelope, EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered
 from shared.inbox import idempotent
 
 
@@ -36,15 +37,23 @@ def handlers(app: Flask) -> dict[str, Handler]:
         for email_id in email_ids:
             enqueue_send(celery, email_id)
 
-    def on_user_registered(envelope: Envelope) -> None:
-        applied: list[bool] = []
+    def notifying(apply_event: Callable[[Session, Any, str], None]) -> Handler:
+        """A handler that stores notifications idempotently, then pushes and mails them after the commit."""
 
-        def apply(session: Session, event: UserRegistered) -> None:
-            service.apply_user_registered(session, event, envelope.event_id, public_url)
-            applied.append(True)
+        def handle(envelope: Envelope) -> None:
+            applied: list[bool] = []
 
-        idempotent(db, ProcessedEvent, apply)(envelope)
-        after_commit(envelope.event_id, push=bool(applied))
+            def apply(session: Session, event: Any) -> None:
+                apply_event(session, event, envelope.event_id)
+                applied.append(True)
+
+            idempotent(db, ProcessedEvent, apply)(envelope)
+            after_commit(envelope.event_id, push=bool(applied))
+
+        return handle
+
+    def on_user_registered(session: Session, event: UserRegistered, source_event_id: str) -> None:
+        service.apply_user_registered(session, event, source_event_id, public_url)
 
     def on_event_changed(session: Session, event: Any) -> None:
         assert isinstance(event, EventCreated | EventUpdated)
@@ -52,7 +61,9 @@ def handlers(app: Flask) -> dict[str, Handler]:
 
     known_events = idempotent(db, ProcessedEvent, on_event_changed)
     return {
-        UserRegistered.__name__: on_user_registered,
+        UserRegistered.__name__: notifying(on_user_registered),
+        PosterReady.__name__: notifying(service.apply_poster_processed),
+        PosterRejected.__name__: notifying(service.apply_poster_processed),
         EventCreated.__name__: known_events,
         EventUpdated.__name__: known_events,
     }

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.notify.adapters.orm import Email, KnownEvent, Notification, Recipient
 from services.notify.domain import messages, rules
 from shared.db import Database
-from shared.events import EventCreated, EventUpdated, UserRegistered, utcnow
+from shared.events import EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered, utcnow
 
 
 class NotFound(LookupError):
@@ -43,6 +43,15 @@ def apply_user_registered(session: Session, event: UserRegistered, source_event_
     )
     message = messages.welcome(event.display_name, event.organisation, public_url)
     add_message(session, event.user_id, event.email, message, source_event_id)
+
+
+def apply_poster_processed(session: Session, event: PosterReady | PosterRejected, source_event_id: str) -> None:
+    """Tell the author how their upload went (in-app and live; no email for something they just did)."""
+    if isinstance(event, PosterReady):
+        message = messages.poster_ready(event.project_id, event.poster_id, event.page_count)
+    else:
+        message = messages.poster_rejected(event.project_id, event.poster_id, event.reason)
+    add_message(session, event.owner_id, "", message, source_event_id)
 
 
 def add_message(

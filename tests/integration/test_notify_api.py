@@ -15,7 +15,7 @@ from services.notify.consumers import handlers
 from services.notify.domain import messages, rules
 from services.notify.tasks import QUEUE
 from shared.bus import Consumer, Publisher
-from shared.events import Envelope, EventCreated, EventUpdated, UserRegistered, utcnow
+from shared.events import Envelope, EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered, utcnow
 from tests.conftest import identity_headers
 from tests.support.processes import free_port
 
@@ -66,7 +66,7 @@ def test_user_registered_gives_a_welcome_readable_through_the_api(app: Flask) ->
     assert body["unread_count"] == 1 and body["page"] == 1 and body["has_more"] is False
     [item] = body["items"]
     assert item["kind"] == "welcome" and item["title"] == "Welcome to Insight Days, Ada Lovelace"
-    assert item["read"] is False and item["link"] == "/events"
+    assert item["read"] is False and item["link"] == "/"
     # Only the owner sees it.
     other = client.get("/api/v1/me/notifications", headers=identity_headers(app, 43)).get_json()
     assert other == {"items": [], "unread_count": 0, "page": 1, "has_more": False}
@@ -226,3 +226,23 @@ def test_claiming_an_email_is_exclusive(app: Flask) -> None:
     assert service.claim_email(db, email_id, now + rules.SEND_LEASE * 2) is not None  # ... until it expires
     with db.unit_of_work() as session:
         assert session.get(Email, email_id).attempts == 2  # type: ignore[union-attr]
+
+
+def test_authors_hear_how_their_uploads_went_in_app_only(app: Flask) -> None:
+    ready = PosterReady(poster_id=7, project_id=3, event_id=1, owner_id=42, page_count=4).envelope()
+    rejected = PosterRejected(poster_id=8, project_id=3, event_id=1, owner_id=42, reason="PDF has 500 pages").envelope()
+    pubsub = app.extensions["redis"].pubsub()
+    pubsub.subscribe("flask-socketio")
+    consume(app, ready, rejected, ready, raw=True)  # the ready event twice: still one notification
+
+    client = app.test_client()
+    items = client.get("/api/v1/me/notifications", headers=identity_headers(app, 42)).get_json()["items"]
+    by_kind = {i["kind"]: i for i in items}
+    assert sorted(by_kind) == [messages.POSTER_READY, messages.POSTER_REJECTED] and len(items) == 2
+    assert by_kind[messages.POSTER_READY]["link"] == "/projects/3"
+    assert "4 pages" in by_kind[messages.POSTER_READY]["body"]
+    assert "PDF has 500 pages" in by_kind[messages.POSTER_REJECTED]["body"]
+    assert client.get("/api/v1/me/notifications", headers=identity_headers(app, 43)).get_json()["items"] == []
+    assert count(app, Email) == 0  # the author is on the page; no mail for what they just did
+    pushed = [m for m in iter(lambda: pubsub.get_message(timeout=1), None) if m["type"] == "message"]
+    assert len(pushed) == 2  # one live push per stored notification

@@ -18,8 +18,8 @@ def test_welcome_greets_by_name_and_links_to_the_events() -> None:
     assert msg.title == "Welcome to Insight Days, Ada Lovelace"
     assert msg.email_subject == msg.title
     assert "Ada Lovelace from Analytical Engines Ltd" in msg.body
-    assert msg.link == "/events"
-    assert "https://days.example.org/events" in (msg.email_text or "")
+    assert msg.link == "/"
+    assert "Start here: https://days.example.org/\n" in (msg.email_text or "")
 
 
 def test_welcome_keeps_user_text_out_of_headers() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WELCOME = "welcome"
+POSTER_READY = "poster_ready"
+POSTER_REJECTED = "poster_rejected"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ def _one_line(value: str, limit: int) -> str:
 def welcome(display_name: str, organisation: str, public_url: str) -> Message:
     name = _one_line(display_name, 80) or "there"
     where = f" from {_one_line(organisation, 80)}" if organisation.strip() else ""
-    link = "/events"
+    link = "/"
     title = f"Welcome to Insight Days, {name}"
     body = (
         f"Hello {name}{where}! Browse the posters of upcoming insight days, tell us your themes so we can "
@@ -54,3 +56,23 @@ def welcome(display_name: str, organisation: str, public_url: str) -> Message:
         ]
     )
     return Message(WELCOME, title, body, link, email_subject=title, email_text=text)
+
+
+def poster_ready(project_id: int, poster_id: int, page_count: int) -> Message:
+    """In-app only: the author is usually still on the project page waiting for it."""
+    pages = "1 page" if page_count == 1 else f"{page_count} pages"
+    return Message(
+        POSTER_READY,
+        "Your poster is ready",
+        f"Upload #{poster_id} was processed ({pages}) and is now on show on your project page.",
+        f"/projects/{project_id}",
+    )
+
+
+def poster_rejected(project_id: int, poster_id: int, reason: str) -> Message:
+    return Message(
+        POSTER_REJECTED,
+        "Your upload was rejected",
+        f"Upload #{poster_id} could not be used: {_one_line(reason, 300)}. Please upload another file.",
+        f"/projects/{project_id}",
+    )
