@@ -130,6 +130,25 @@ class ProjectPublished(DomainEvent):
 
 
 @dataclass(frozen=True)
+class ProjectUpdated(DomainEvent):
+    """The project's title, themes or visibility changed (hidden projects are off the gallery)."""
+
+    project_id: int
+    event_id: int
+    owner_id: int
+    title: str
+    themes: list[str]
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectDeleted(DomainEvent):
+    project_id: int
+    event_id: int
+    owner_id: int
+
+
+@dataclass(frozen=True)
 class PosterReady(DomainEvent):
     poster_id: int
     project_id: int

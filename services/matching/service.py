@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.matching.adapters.orm import InsightDayRow, Outbox
+from services.matching.adapters.orm import InsightDayRow, Outbox, ProjectCopy
 from services.matching.domain.insight_day import Schedule
 from shared import outbox
 from shared.db import Database
-from shared.events import EventCreated, EventUpdated
+from shared.events import EventCreated, EventUpdated, ProjectPublished, ProjectUpdated
 
 
 class NotFound(LookupError):
@@ -88,3 +88,23 @@ def _get(session: Session, day_id: int) -> InsightDayRow:
     if row is None:
         raise NotFound(f"event {day_id}")
     return row
+
+
+# --- applied from posters' events (inside the inbox's unit of work) ---------------------------------------
+def keep_project(session: Session, event: ProjectPublished | ProjectUpdated) -> None:
+    session.merge(
+        ProjectCopy(
+            id=event.project_id,
+            event_id=event.event_id,
+            owner_id=event.owner_id,
+            title=event.title,
+            themes=list(event.themes),
+            hidden=getattr(event, "hidden", False),
+        )
+    )
+
+
+def forget_project(session: Session, project_id: int) -> None:
+    row = session.get(ProjectCopy, project_id)
+    if row is not None:
+        session.delete(row)

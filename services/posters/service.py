@@ -17,7 +17,7 @@ from services.posters.domain.poster import READY
 from services.posters.domain.viewer import Viewer
 from shared import outbox
 from shared.db import Database
-from shared.events import ProjectPublished
+from shared.events import ProjectDeleted, ProjectPublished, ProjectUpdated
 
 
 class NotFound(LookupError):
@@ -187,7 +187,19 @@ def update_project(
         _apply(session, row, merged, list(event.thesaurus or []) if event else [])
         row.updated_at = datetime.now(UTC)
         reindex(session, index, row)
+        outbox.record(session, Outbox, project_updated(row))
         return row
+
+
+def project_updated(row: ProjectRow) -> ProjectUpdated:
+    return ProjectUpdated(
+        project_id=row.id,
+        event_id=row.event_id,
+        owner_id=row.owner_id,
+        title=row.title,
+        themes=[t.label for t in row.themes],
+        hidden=bool(row.hidden),
+    )
 
 
 def delete_project(db: Database, storage: BlobStorage, index: SearchIndex, viewer: Viewer, project_id: int) -> None:
@@ -199,6 +211,7 @@ def delete_project(db: Database, storage: BlobStorage, index: SearchIndex, viewe
             session.delete(poster)
         index.remove(session, row.id)
         bump_search_version(session, row.event_id)
+        outbox.record(session, Outbox, ProjectDeleted(project_id=row.id, event_id=row.event_id, owner_id=row.owner_id))
         session.delete(row)
     release_blobs(db, storage, shas)
 
@@ -213,4 +226,5 @@ def set_hidden(db: Database, viewer: Viewer, project_id: int, hidden: bool, reas
         row.hidden_by = viewer.user_id if hidden else None
         row.hidden_at = datetime.now(UTC) if hidden else None
         bump_search_version(session, row.event_id)
+        outbox.record(session, Outbox, project_updated(row))
         return row
