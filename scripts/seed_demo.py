@@ -170,7 +170,7 @@ def seed(url: str) -> None:
         author = login(url, email, password)
         body = {
             "title": title,
-            "summary": f"{organisation} shows how {title.lower()} worked for them.",
+            "summary": f"{title}: what {organisation} did, what worked and what we would do differently.",
             "themes": themes,
             "tools": tools,
             "learnings": ["Start with the question", "Involve the data owners early", "Publish the code"],
