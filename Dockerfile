@@ -8,6 +8,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NODE_MODULES_DIR=/app/node_modules
 WORKDIR /app
+# Tesseract for OCR of image posters (posters worker).
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services

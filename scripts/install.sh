@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian-like machine: redis-server (and, with --test, Chromium),
-# the Python virtualenv .venv with the project's dependencies, and the browser libraries from npm (node_modules/,
-# never committed). Idempotent and quick when everything is there.
+# Installs what the project needs on a fresh Debian-like machine: redis-server, tesseract-ocr (and, with --test,
+# Chromium), the Python virtualenv .venv with the project's dependencies, and the browser libraries from npm
+# (node_modules/, never committed). Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,11 @@ apt_install() {
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
   echo "installing redis-server (Debian package)"
   apt_install redis-server
+fi
+# OCR of image posters (posters worker): without it uploads still work, the posters are just not searchable.
+if ! tesseract --list-langs 2>/dev/null | grep -x eng >/dev/null; then
+  echo "installing tesseract-ocr with English data (Debian packages)"
+  apt_install tesseract-ocr tesseract-ocr-eng
 fi
 if [ $with_test -eq 1 ]; then
   command -v redis-server >/dev/null || apt_install redis-server

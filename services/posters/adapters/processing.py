@@ -1,11 +1,14 @@
 """Turn an accepted upload into what people see: page previews, a thumbnail, searchable text.
 
 PDFs are rendered page by page with pypdfium2, images are decoded and re-encoded with Pillow (dropping EXIF,
-GPS and any trailing payload). Everything here may raise `Rejected(reason)`; nothing here touches the database.
+GPS and any trailing payload). Text comes from the PDF's text layer, or from OCR (`adapters.ocr`, best-effort) for
+images and for the first few PDF pages that have no text layer (scans). Everything here may raise
+`Rejected(reason)`; nothing here touches the database.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from services.posters.adapters.inspection import (
     check_pdf_structure,
     check_video_structure,
 )
+from services.posters.adapters.ocr import OcrSettings, PosterOcr
 from services.posters.domain.files import Kind
 from services.posters.settings import Limits
 
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PIL_FORMATS = {Kind.PNG: "PNG", Kind.JPEG: "JPEG", Kind.WEBP: "WEBP"}
 MAX_ASPECT = 8  # a page 8x taller than wide is a banner, not a poster; also bounds preview pixels
+MAX_OCR_SCALE = 300 / 72  # scanned PDF pages are rendered for OCR at most at 300 dpi
 
 
 @dataclass(frozen=True)
@@ -45,13 +50,18 @@ class Processed:
     keep_original: bool = True  # False for images: only the re-encoded copy is kept
 
 
-def process(kind: Kind, data: bytes, limits: Limits) -> Processed:
+def process(kind: Kind, data: bytes, limits: Limits, ocr: OcrSettings | None = None) -> Processed:
     if kind is Kind.PDF:
-        return _process_pdf(data, limits)
+        return _process_pdf(data, limits, PosterOcr(ocr or default_ocr_settings()))
     if kind.media == "video":
         check_video_structure(kind, data)
         return Processed()
-    return _process_image(kind, data, limits)
+    return _process_image(kind, data, limits, PosterOcr(ocr or default_ocr_settings()))
+
+
+@functools.cache
+def default_ocr_settings() -> OcrSettings:
+    return OcrSettings.from_env()
 
 
 def _png(image: Image.Image) -> bytes:
@@ -67,7 +77,7 @@ def _thumbnail(image: Image.Image, width: int) -> bytes:
 
 
 # --- PDF ------------------------------------------------------------------------------------------------
-def _process_pdf(data: bytes, limits: Limits) -> Processed:
+def _process_pdf(data: bytes, limits: Limits, ocr: PosterOcr) -> Processed:
     check_pdf_structure(data)
     try:
         pdf = pdfium.PdfDocument(data)
@@ -98,7 +108,11 @@ def _process_pdf(data: bytes, limits: Limits) -> Processed:
                     result.thumbnail = _thumbnail(image, limits.thumbnail_width)
                 result.pages.append(RenderedPage(_png(image), image.width, image.height))
                 if budget > 0:
-                    text = _page_text(page)[:budget]
+                    text = _page_text(page)
+                    if not text and ocr.pdf_pages_left > 0 and ocr.usable:  # no text layer: a scan
+                        ocr.pdf_pages_left -= 1
+                        text = ocr.read(_render_for_ocr(page, ocr.settings.max_pixels), f"page {index + 1}")
+                    text = text[:budget]
                     budget -= len(text)
                     texts.append(text)
             finally:
@@ -124,6 +138,17 @@ def _render_page(page: pdfium.PdfPage, target_width: int) -> Image.Image:
         bitmap.close()
 
 
+def _render_for_ocr(page: pdfium.PdfPage, max_pixels: int) -> Image.Image:
+    """A scanned page at the resolution OCR wants (the preview is too small to read body text)."""
+    width, height = page.get_size()  # already checked by _render_page
+    scale = min((max_pixels / (width * height)) ** 0.5, MAX_OCR_SCALE)
+    bitmap = page.render(scale=scale, may_draw_forms=False, grayscale=True)
+    try:
+        return bitmap.to_pil()
+    finally:
+        bitmap.close()
+
+
 def _page_text(page: pdfium.PdfPage) -> str:
     textpage = page.get_textpage()
     try:
@@ -133,7 +158,7 @@ def _page_text(page: pdfium.PdfPage) -> str:
 
 
 # --- images ---------------------------------------------------------------------------------------------
-def _process_image(kind: Kind, data: bytes, limits: Limits) -> Processed:
+def _process_image(kind: Kind, data: bytes, limits: Limits, ocr: PosterOcr) -> Processed:
     check_image_structure(kind, data)
     try:
         with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]]) as image:
@@ -163,5 +188,6 @@ def _process_image(kind: Kind, data: bytes, limits: Limits) -> Processed:
         page_count=1,
         pages=[RenderedPage(_png(preview), preview.width, preview.height)],
         thumbnail=_thumbnail(clean, limits.thumbnail_width),
+        text=ocr.read(clean)[: limits.max_text_chars],  # the decoded pixels only: no metadata reaches Tesseract
         keep_original=False,
     )
