@@ -60,27 +60,26 @@ def poster_json(row: PosterRow) -> dict[str, Any]:
 
 
 def card_json(card: Card, viewer: Viewer) -> dict[str, Any]:
-    row = card.project
-    summary = row.summary if len(row.summary) <= SUMMARY_CHARS else row.summary[: SUMMARY_CHARS - 1] + "…"
+    summary = card.summary if len(card.summary) <= SUMMARY_CHARS else card.summary[: SUMMARY_CHARS - 1] + "…"
     body: dict[str, Any] = {
-        "id": row.id,
-        "event_id": row.event_id,
-        "title": row.title,
+        "id": card.id,
+        "event_id": card.event_id,
+        "title": card.title,
         "summary": summary,
-        "themes": [t.label for t in row.themes],
-        "tools": [t.label for t in row.tools],
-        "organisation": row.organisation,
-        "region": row.region,
-        "authors": list(row.authors),
+        "themes": card.themes,
+        "tools": card.tools,
+        "organisation": card.organisation,
+        "region": card.region,
+        "authors": card.authors,
         "poster_count": card.poster_count,
         "thumbnail_url": thumbnail_url(card.cover_poster_id),
-        "url": f"/api/v1/projects/{row.id}",
-        "created_at": iso(row.created_at),
+        "url": f"/api/v1/projects/{card.id}",
+        "created_at": iso(card.created_at),
     }
     if card.score is not None:
         body["score"] = round(card.score, 4)
     if viewer.is_organiser:
-        body["hidden"] = row.hidden
+        body["hidden"] = card.hidden
     return body
 
 
