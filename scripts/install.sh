@@ -28,6 +28,8 @@ fi
 if [ $with_test -eq 1 ]; then
   command -v redis-server >/dev/null || apt_install redis-server
   command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; apt_install chromium; }
+  # The real-database tests start their own throwaway PostgreSQL cluster from the server binaries.
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || { echo "installing postgresql (Debian package)"; apt_install postgresql; }
 fi
 
 PY=${PYTHON:-python3}

@@ -1,4 +1,5 @@
 """Fixtures: a real redis-server per test session (flushed per test), per-test service databases."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,12 +11,21 @@ from flask.testing import FlaskClient
 
 from shared.auth import HEADER, Identity, sign_identity
 from shared.db import migrate
+from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
     server.start()
     yield server
     server.stop()
@@ -61,8 +71,12 @@ def make_app(service_environment: Path):  # type: ignore[no-untyped-def]
 def identity_headers(app: Flask, user_id: int = 1, *roles: str, organisation: str = "Org A") -> dict[str, str]:
     """The header the gateway would add for this user (tests of one service without the gateway)."""
     identity = Identity(
-        user_id=user_id, email=f"user{user_id}@example.org", display_name=f"User {user_id}",
-        organisation=organisation, region="North", roles=list(roles or ("attendee",)),
+        user_id=user_id,
+        email=f"user{user_id}@example.org",
+        display_name=f"User {user_id}",
+        organisation=organisation,
+        region="North",
+        roles=list(roles or ("attendee",)),
     )
     return {HEADER: sign_identity(identity, app.config["INTERNAL_SECRET"])}
 

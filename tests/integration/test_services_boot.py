@@ -4,6 +4,7 @@ and refuses protected routes without an identity (401) or with the wrong role (4
 from __future__ import annotations
 
 import importlib
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -29,9 +30,16 @@ SIGNED_IN_ONLY = {
 }
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("service", SERVICES)
-def test_boots_migrates_from_empty_and_is_healthy(make_app, service: str) -> None:  # type: ignore[no-untyped-def]
+def test_boots_migrates_from_empty_and_is_healthy(  # type: ignore[no-untyped-def]
+    make_app, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, service: str, database: str
+) -> None:
+    if database == "postgresql":  # compose's database: one per service
+        url = request.getfixturevalue("postgres_server").create_database(f"{service}_{uuid.uuid4().hex[:8]}")
+        monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", url)
     app = make_app(service)
+    assert app.extensions["db"].engine.dialect.name == database
     response = app.test_client().get("/healthz")
     assert response.status_code == 200, response.json
     assert response.json == {"status": "ok", "service": service, "database": "ok", "redis": "ok"}
