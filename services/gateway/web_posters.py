@@ -22,7 +22,7 @@ bp = Blueprint("posters_web", __name__)
 
 FILTERS = ("theme", "organisation", "region", "tool")
 PER_PAGE = 12
-FACET_SAMPLE = 50  # the API has no facet endpoint: filter choices come from the first projects of the day
+FACET_KEYS = {"theme": "themes", "organisation": "organisations", "region": "regions", "tool": "tools"}  # API names
 
 
 class Upstream(Exception):
@@ -79,27 +79,27 @@ def _page_arg() -> int:
         return 1
 
 
-def _facets(event_id: int, chosen: dict[str, str], include_hidden: bool) -> dict[str, list[str]]:
-    keys = {"theme": "themes", "organisation": "organisation", "region": "region", "tool": "tools"}
-    found: dict[str, set[str]] = {name: set() for name in FILTERS}
-    try:
-        sample = _get(
-            "posters",
-            f"/api/v1/events/{event_id}/posters",
-            {"sort": "recent", "per_page": FACET_SAMPLE, "include_hidden": "1" if include_hidden else ""},
-        )
-    except Upstream:
-        sample = {"items": []}
-    for card in sample.get("items", []):
-        for name, key in keys.items():
-            value = card.get(key)
-            for label in value if isinstance(value, list) else [value]:
-                if label:
-                    found[name].add(label)
-    for name in FILTERS:  # a shared link may filter on a value outside the sample: keep it selectable
-        if chosen[name]:
-            found[name].add(chosen[name])
-    return {name: sorted(values, key=str.casefold) for name, values in found.items()}
+def _facets(event_id: int, chosen: dict[str, str], include_hidden: bool, ask: bool) -> dict[str, list[dict[str, Any]]]:
+    """Each filter's choices with their counts for the current search (the posters facets API), so the form works
+    without JavaScript too; static/posters.js refreshes them as the user changes the search or a filter."""
+    params = {**{name: chosen[name] for name in ("q", *FILTERS)}, "include_hidden": "1" if include_hidden else ""}
+    found: dict[str, Any] = {}
+    if ask:  # not when the gallery call failed: the page already says why, and this one would fail alike
+        try:
+            found = _get("posters", f"/api/v1/events/{event_id}/facets", params)
+        except Upstream:
+            pass  # choices without counts: the chosen values below stay selectable
+    facets: dict[str, list[dict[str, Any]]] = {}
+    for name in FILTERS:
+        values = [
+            {"label": str(v["label"]), "count": int(v["count"]), "selected": bool(v.get("selected"))}
+            for v in found.get(FACET_KEYS[name], [])
+            if isinstance(v, dict) and v.get("label")
+        ]
+        if chosen[name] and not any(v["selected"] for v in values):
+            values.append({"label": chosen[name], "count": None, "selected": True})
+        facets[name] = values
+    return facets
 
 
 @bp.get("/events/<int:event_id>")
@@ -145,7 +145,7 @@ def event_page(event_id: int):  # type: ignore[no-untyped-def]
         notice=notice,
         chosen=chosen,
         filtering=any(chosen[name] for name in ("q", *FILTERS)),
-        facets=_facets(event_id, chosen, organiser),
+        facets=_facets(event_id, chosen, organiser, ask=gallery is not None),
         link=link,
         can_create=_has_role("author", "organiser"),
         is_organiser=organiser,

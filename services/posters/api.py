@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from flask import Blueprint, jsonify, request
 from pydantic import AnyHttpUrl, Field, field_validator
 
 from services.posters import queries, service, uploads
 from services.posters.http import register_errors, search_index, storage, viewer
-from services.posters.presenters import card_json, iso, project_json
+from services.posters.presenters import card_json, facets_json, iso, project_json
 from shared.auth import require_identity
 from shared.errors import ApiError
 from shared.service_app import db
@@ -139,6 +139,18 @@ def _text_arg(name: str, maximum: int) -> str:
     return value
 
 
+def _search_args() -> dict[str, Any]:
+    """The gallery's search and filters, as the gallery and its facets both read them."""
+    return {
+        "q": _text_arg("q", 200),
+        "theme": _text_arg("theme", 100),
+        "organisation": _text_arg("organisation", 200),
+        "region": _text_arg("region", 100),
+        "tool": _text_arg("tool", 100),
+        "include_hidden": request.args.get("include_hidden", "") in ("1", "true", "yes"),  # organisers only
+    }
+
+
 @bp.get("/events/<int:event_id>/posters")
 @bp.get("/events/<int:event_id>/projects")
 @require_identity()
@@ -147,15 +159,10 @@ def gallery(event_id: int):  # type: ignore[no-untyped-def]
     if sort not in ("relevance", "recent"):
         raise ApiError(400, "invalid", "sort must be relevance or recent", "sort")
     query = queries.GalleryQuery(
-        q=_text_arg("q", 200),
-        theme=_text_arg("theme", 100),
-        organisation=_text_arg("organisation", 200),
-        region=_text_arg("region", 100),
-        tool=_text_arg("tool", 100),
+        **_search_args(),
         sort=sort,
         page=int_arg("page", 1, maximum=10_000),
         per_page=int_arg("per_page", 20, maximum=50),
-        include_hidden=request.args.get("include_hidden", "") in ("1", "true", "yes"),
     )
     me = viewer()
     result = queries.gallery(db(), search_index(), me, event_id, query)
@@ -169,6 +176,13 @@ def gallery(event_id: int):  # type: ignore[no-untyped-def]
             "sort": "recent" if not query.q else query.sort,
         }
     )
+
+
+@bp.get("/events/<int:event_id>/facets")
+@require_identity()
+def gallery_facets(event_id: int):  # type: ignore[no-untyped-def]
+    query = queries.GalleryQuery(**_search_args())
+    return jsonify(facets_json(queries.facets(db(), search_index(), viewer(), event_id, query)))
 
 
 @bp.get("/projects/<int:project_id>/similar")

@@ -8,7 +8,7 @@ from typing import Any
 from services.posters.adapters.orm import PosterRow, ProjectRow
 from services.posters.domain.poster import READY, REJECTED
 from services.posters.domain.viewer import Viewer
-from services.posters.queries import Card
+from services.posters.queries import Card, Facets, FacetValue
 
 SUMMARY_CHARS = 300
 
@@ -110,3 +110,16 @@ def project_json(row: ProjectRow, posters: list[PosterRow], viewer: Viewer) -> d
     if privileged and row.hidden:
         body["hidden_reason"] = row.hidden_reason
     return body
+
+
+def facets_json(facets: Facets) -> dict[str, Any]:
+    def values(items: list[FacetValue]) -> list[dict[str, Any]]:
+        return [{"label": v.label, "key": v.key, "count": v.count, "selected": v.selected} for v in items]
+
+    return {
+        "themes": values(facets.themes),
+        "organisations": values(facets.organisations),
+        "regions": values(facets.regions),
+        "tools": values(facets.tools),
+        "total": facets.total,
+    }

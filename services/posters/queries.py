@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, ColumnElement, Integer, Select, String, Subquery, bindparam, exists, func, null, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from services.posters.adapters.orm import KnownEvent, PosterRow, ProjectRow, ProjectTheme, ProjectTool
@@ -69,25 +83,10 @@ class GalleryPage:
 def gallery(db: Database, index: SearchIndex, viewer: Viewer, event_id: int, query: GalleryQuery) -> GalleryPage:
     """One statement returns the page, the total and everything its cards show; the full-text query runs once."""
     words = terms(query.q)
-    shape = _Shape(
-        dialect=db.engine.dialect.name,
-        index=index,
-        searching=bool(words),
-        relevance=bool(words) and query.sort == "relevance",
-        visible_only=not (query.include_hidden and viewer.is_organiser),
-        theme=bool(query.theme),
-        tool=bool(query.tool),
-        organisation=bool(query.organisation),
-        region=bool(query.region),
-    )
+    shape = _shape(db, index, viewer, query, words)
     page_stmt, count_stmt = _gallery_statements(shape)
     params = {
-        "event_id": event_id,
-        "search": index.search_value(words) if words else None,
-        "theme": rules.label_key(query.theme),
-        "tool": rules.label_key(query.tool),
-        "organisation": rules.label_key(query.organisation),
-        "region": rules.label_key(query.region),
+        **_filter_params(index, words, event_id, query),
         "limit": query.per_page,
         "offset": (query.page - 1) * query.per_page,
     }
@@ -100,6 +99,32 @@ def gallery(db: Database, index: SearchIndex, viewer: Viewer, event_id: int, que
                 raise NotFound("event")
             total = (conn.scalar(count_stmt, params) or 0) if query.page > 1 else 0
     return GalleryPage([_card(r, None if r.rank is None else -r.rank) for r in rows], total, query.page, query.per_page)
+
+
+def _shape(db: Database, index: SearchIndex, viewer: Viewer, query: GalleryQuery, words: list[str]) -> _Shape:
+    return _Shape(
+        dialect=db.engine.dialect.name,
+        index=index,
+        searching=bool(words),
+        relevance=bool(words) and query.sort == "relevance",
+        visible_only=not (query.include_hidden and viewer.is_organiser),
+        theme=bool(query.theme),
+        tool=bool(query.tool),
+        organisation=bool(query.organisation),
+        region=bool(query.region),
+    )
+
+
+def _filter_params(index: SearchIndex, words: list[str], event_id: int, query: GalleryQuery) -> dict[str, Any]:
+    """The bound values of `_gallery_conditions` and the full-text match, for the gallery and its facets."""
+    return {
+        "event_id": event_id,
+        "search": index.search_value(words) if words else None,
+        "theme": rules.label_key(query.theme),
+        "tool": rules.label_key(query.tool),
+        "organisation": rules.label_key(query.organisation),
+        "region": rules.label_key(query.region),
+    }
 
 
 class _Shape(NamedTuple):
@@ -170,6 +195,86 @@ def _gallery_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     if shape.region:
         conditions.append(ProjectRow.region_key == bindparam("region", type_=String))
     return conditions
+
+
+# --- facets: how many visible projects each filter value would give ---------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FacetValue:
+    label: str
+    key: str  # what the filter compares (rules.label_key); the label is what people pick
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class Facets:
+    themes: list[FacetValue]
+    organisations: list[FacetValue]
+    regions: list[FacetValue]
+    tools: list[FacetValue]
+    total: int  # projects matching the search and every filter: what the gallery would list
+
+
+# facet name -> the GalleryQuery field (and _Shape flag) it filters on
+FACET_FILTERS = {"themes": "theme", "organisations": "organisation", "regions": "region", "tools": "tool"}
+
+
+def facets(db: Database, index: SearchIndex, viewer: Viewer, event_id: int, query: GalleryQuery) -> Facets:
+    """Counts per filter value for the gallery's current search, in one statement (the full-text query runs once).
+
+    Standard faceted search: each facet counts the projects matching the search and the *other* filters, so its
+    own choice does not hide the values one could switch to. A chosen value nothing matches is still listed (count
+    0, `selected`), so a shared link's filter stays visible and can be undone."""
+    words = terms(query.q)
+    params = _filter_params(index, words, event_id, query)
+    found: dict[str, list[FacetValue]] = {name: [] for name in FACET_FILTERS}
+    total = 0
+    with db.engine.connect() as conn:
+        for row in conn.execute(_facet_statement(_shape(db, index, viewer, query, words)), params):
+            if row.facet == "total":
+                total = row.hits
+            else:
+                chosen = params[FACET_FILTERS[row.facet]]
+                found[row.facet].append(FacetValue(row.label, row.key, row.hits, row.key == chosen))
+        if total == 0 and conn.scalar(select(KnownEvent.id).where(KnownEvent.id == event_id)) is None:
+            raise NotFound("event")
+    for name, field in FACET_FILTERS.items():
+        chosen = params[field]
+        if chosen and not any(v.selected for v in found[name]):
+            found[name].append(FacetValue(rules.clean_label(getattr(query, field)), chosen, 0, True))
+        found[name].sort(key=lambda v: (-v.count, v.label.casefold(), v.label))
+    return Facets(found["themes"], found["organisations"], found["regions"], found["tools"], total)
+
+
+@functools.cache  # like the gallery's: one statement per shape, every value bound
+def _facet_statement(shape: _Shape) -> Any:
+    """UNION ALL of one GROUP BY per facet (rows: facet, key, label, hits) and the total as a last row."""
+    fts = shape.index.matches() if shape.searching else None  # one CTE object: rendered (and run) once
+
+    def matching(stmt: Select[Any], own: str | None) -> Select[Any]:
+        """`stmt` narrowed to the projects the search and every filter but `own` let through."""
+        if fts is not None:
+            stmt = stmt.join(fts, fts.c.project_id == ProjectRow.id)
+        return stmt.where(*_gallery_conditions(shape._replace(**{own: False}) if own else shape))
+
+    def named(name: str) -> Any:
+        return literal_column(f"'{name}'").label("facet")  # a constant of ours, never user input
+
+    parts: list[Select[Any]] = []
+    for name, model in (("themes", ProjectTheme), ("tools", ProjectTool)):
+        grouped = select(named(name), model.key, func.min(model.label).label("label"), func.count().label("hits"))
+        grouped = grouped.join_from(model, ProjectRow, model.project_id == ProjectRow.id)
+        parts.append(matching(grouped, FACET_FILTERS[name]).group_by(model.key))  # (project, key) is unique
+    for name, key, label in (
+        ("organisations", ProjectRow.organisation_key, ProjectRow.organisation),
+        ("regions", ProjectRow.region_key, ProjectRow.region),
+    ):
+        grouped = select(named(name), key.label("key"), func.min(label).label("label"), func.count().label("hits"))
+        parts.append(matching(grouped.select_from(ProjectRow).where(key != ""), FACET_FILTERS[name]).group_by(key))
+    empty = literal_column("''")
+    counted = select(named("total"), empty.label("key"), empty.label("label"), func.count().label("hits"))
+    parts.append(matching(counted.select_from(ProjectRow), None))
+    return union_all(*parts)
 
 
 def _cards(postgres: bool, ids: Subquery, *extra: ColumnElement[Any]) -> Select[Any]:

@@ -274,11 +274,19 @@ def test_author_publishes_posters_and_attendee_finds_and_filters(
         assert wait_until(lambda: _images_loaded(page, ".project-thumb img") == 1, timeout=10, what="thumbnail")
 
         page.get_by_role("link", name="Clear search and filters").click()
-        page.get_by_label("Theme", exact=True).select_option("mental health")
+        theme = page.get_by_label("Theme", exact=True)
+        expect(theme.locator("option").filter(has_text="mental health")).to_have_text("mental health (1)")  # counts
+        expect(page.locator("#filter-tool option")).to_have_text(["Any tool", "Excel (1)", "Python (1)", "SQL (1)"])
+        theme.select_option("mental health")
+        # Before searching, the other lists already count only projects about mental health (facets API).
+        expect(page.locator("#filter-tool option")).to_have_text(["Any tool", "Excel (1)"])
+        expect(page.locator("#facet-status")).to_have_text("1 project matches. Press Search to show them.")
         page.get_by_role("button", name="Search").click()
         expect(page).to_have_url(f"{system.url}/events/{event_id}?theme=mental+health")
         expect(cards).to_have_count(1)
         expect(cards.first).to_contain_text("Peer support in mental health")
+        expect(theme.locator("option:checked")).to_have_text("mental health (1)")
+        expect(theme.locator("option").filter(has_text="privacy")).to_have_text("privacy (1)")  # still switchable
         page.goto(f"{system.url}/events/{event_id}?theme=privacy&sort=recent")  # a shared link restores the view
         expect(page.get_by_label("Theme", exact=True)).to_have_value("privacy")
         expect(page.get_by_label("Sort by")).to_have_value("recent")

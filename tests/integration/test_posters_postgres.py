@@ -114,6 +114,29 @@ def test_search_and_similar_on_postgres(make_app, postgres_url: str, monkeypatch
     assert ids(q="linking", tool="spark") == [privacy]
     assert ids(q='"); DROP TABLE projects; --') == []
     assert set(ids()) == {linkage, privacy, trials}
+
+    def facets(**params: object) -> dict:
+        response = client.get("/api/v1/events/1/facets", query_string=params, headers=attendee(app))
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        return {
+            "total": body["total"],
+            **{k: [(v["label"], v["count"]) for v in body[k]] for k in body if k != "total"},
+        }
+
+    assert facets() == {
+        "total": 3,
+        "themes": [("Data linkage", 2), ("Privacy", 2), ("Clinical trials", 1)],
+        "tools": [("DataSHIELD", 2), ("R", 2), ("Spark", 1)],
+        "organisations": [("Org A", 3)],
+        "regions": [("North", 3)],
+    }
+    searched = facets(q="linking", tool="SPARK")  # full-text match and the other filters narrow; own one does not
+    assert searched["total"] == 1
+    assert searched["tools"] == [("DataSHIELD", 1), ("R", 1), ("Spark", 1)]
+    assert searched["themes"] == [("Data linkage", 1), ("Privacy", 1)]
+    assert facets(q="kaplan", theme="privacy")["themes"] == [("Clinical trials", 1), ("privacy", 0)]
+    assert client.get("/api/v1/events/9/facets", headers=attendee(app)).status_code == 404
     similar = client.get(f"/api/v1/projects/{linkage}/similar", headers=attendee(app)).get_json()["items"]
     assert similar[0]["id"] == privacy
     assert client.delete(f"/api/v1/projects/{privacy}", headers=author(app)).status_code == 204

@@ -79,6 +79,7 @@ def test_an_organiser_cannot_drop_their_own_organiser_role() -> None:
         ("/api/v1/me/notification-settings", "notify"),
         ("/api/v1/events/1/projects", "posters"),
         ("/api/v1/events/1/posters", "posters"),
+        ("/api/v1/events/1/facets", "posters"),
         ("/api/v1/events/1/upload-failures", "posters"),
         ("/api/v1/me/projects", "posters"),
         ("/api/v1/projects/4/posters", "posters"),

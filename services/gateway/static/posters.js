@@ -392,6 +392,7 @@
   function initGallerySearch() {
     const form = document.querySelector("form.gallery-search");
     if (!form) return;
+    initFacets(form);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const params = new URLSearchParams();
@@ -401,6 +402,67 @@
       });
       const query = params.toString();
       window.location.assign(form.getAttribute("action") + (query ? `?${query}` : ""));
+    });
+  }
+
+  // ---- gallery filters: choices with counts from the facets API, refreshed as the search or a filter changes ----
+  // Each list counts the projects matching the search and the *other* filters (the API's rule), so a count is what
+  // choosing that value would show. The server renders the same lists for the page as loaded (and without JS).
+  const FACETS = { theme: "themes", organisation: "organisations", region: "regions", tool: "tools" };
+
+  function fillFacet(select, values) {
+    const current = select.value;
+    const options = [select.options[0]]; // "Any theme": always first, value ""
+    values.forEach((v) => {
+      const option = el("option", { value: String(v.label) }, `${v.label} (${v.count})`);
+      option.selected = current !== "" && v.selected === true; // the API matched the choice, whatever its spelling
+      options.push(option);
+    });
+    if (current !== "" && !options.some((o) => o.selected)) {
+      const kept = el("option", { value: current }, current); // not listed (should not happen): keep it chosen
+      kept.selected = true;
+      options.push(kept);
+    }
+    select.replaceChildren(...options);
+    if (current === "") select.value = "";
+  }
+
+  function initFacets(form) {
+    const source = ownPath(form.dataset.facets);
+    if (!source) return;
+    const status = document.getElementById("facet-status");
+    let latest = 0; // only the newest answer is shown: answers can arrive out of order
+    let typing = null;
+
+    async function refresh() {
+      const ticket = ++latest;
+      const params = new URLSearchParams();
+      ["q", ...Object.keys(FACETS)].forEach((name) => {
+        const value = form.elements[name].value.trim();
+        if (value) params.set(name, value);
+      });
+      if (form.dataset.includeHidden) params.set("include_hidden", "1");
+      let body;
+      try {
+        body = await api(`${source}?${params}`);
+      } catch (err) {
+        if (ticket === latest && status) status.textContent = ""; // the lists stay as they were; Search still works
+        return;
+      }
+      if (ticket !== latest) return;
+      Object.entries(FACETS).forEach(([name, key]) => fillFacet(form.elements[name], body[key] || []));
+      if (status) {
+        const total = Number(body.total) || 0;
+        status.textContent = `${total} ${total === 1 ? "project matches" : "projects match"}. Press Search to show them.`;
+      }
+    }
+
+    form.addEventListener("change", (event) => {
+      if (Object.hasOwn(FACETS, event.target.name)) refresh();
+    });
+    form.elements.q.addEventListener("input", () => {
+      window.clearTimeout(typing);
+      typing = window.setTimeout(refresh, 300);
     });
   }
 
