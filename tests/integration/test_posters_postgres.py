@@ -1,16 +1,11 @@
 """The Postgres full-text adapter (compose's database) on a real throwaway Postgres cluster.
 
-Skipped where the Postgres server binaries are not installed; the SQLite FTS5 adapter is tested everywhere.
+`make test` installs Debian's server binaries; the cluster is started by tests/support/postgres.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
+import uuid
 
 import pytest
 
@@ -23,64 +18,14 @@ from tests.fixtures.posters.helpers import (
     process_in_process,
     upload,
 )
-from tests.support.processes import free_port, wait_until
+from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
-
-def _bin(name: str) -> str | None:
-    found = shutil.which(name)
-    return found or (str(PG_BIN / name) if (PG_BIN / name).exists() else None)
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    # initdb and postgres refuse to run as root.
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("postgres server binaries not installed")
-    # Not under pytest's tmp dir: that one is private to root, and the server runs as `postgres`.
-    base = Path(tempfile.mkdtemp(prefix="posters-pg-"))
-    data = base / "data"
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres([initdb, "-D", str(data), "-U", "postgres", "-A", "trust"]), check=True, capture_output=True
-    )
-    subprocess.run(
-        _as_postgres(
-            [
-                pg_ctl,
-                "-D",
-                str(data),
-                "-l",
-                str(base / "log"),
-                "-o",
-                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        import psycopg
-
-        admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        wait_until(lambda: psycopg.connect(admin).close() or True, what="postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE posters")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/posters"
-    finally:
-        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.create_database(f"posters_{uuid.uuid4().hex[:8]}")
 
 
 def test_search_and_similar_on_postgres(make_app, postgres_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
