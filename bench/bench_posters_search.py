@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_posters_common import posters_stack, row
+from posters_common import posters_stack, row
 from sqlalchemy import text
 
 from services.posters.adapters.orm import PosterRow, ProjectRow, ProjectTheme, ProjectTool

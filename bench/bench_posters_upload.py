@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_posters_common import posters_stack, row
+from posters_common import posters_stack, row
 
 from tests.fixtures import posters as files
 from tests.fixtures.posters.helpers import announce_event, author, create_project
