@@ -3,53 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from shared.db import migrate
 from tests.fixtures.posters import text_images as tx
-from tests.fixtures.posters.helpers import announce_event, attendee, author, create_project, upload
-from tests.support.processes import RedisServer, celery_worker, service_env, wait_until
+from tests.fixtures.posters.helpers import attendee, create_project, upload
+from tests.fixtures.posters.worker_stack import posters_with_worker, settle
+from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One migrated posters app (this process) and one real worker sharing its database and storage."""
-    var_dir = tmp_path_factory.mktemp("posters-ocr")
-    redis_server.client().flushall()
-    env = {"APP_ENV": "test", "REDIS_URL": redis_server.url, "VAR_DIR": str(var_dir), "RATE_LIMITS": "off"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.delenv("POSTERS_DATABASE_URL", raising=False)
-        mp.delenv("STORAGE_DIR", raising=False)
-        from services.posters import create_app
-
-        app = create_app()
-        migrate("posters", app.config["DATABASE_URL"])
-        announce_event(app, 1)
-        worker = celery_worker("posters", service_env(redis_server.url, var_dir, RATE_LIMITS="off"), Path(var_dir))
-        try:
-            yield app
-        finally:
-            worker.stop()
-            app.extensions["db"].dispose()
+    with posters_with_worker(redis_server, tmp_path_factory.mktemp("posters-ocr")) as app:
+        yield app
 
 
 def _ready(app: Flask, poster_id: int) -> dict:
-    client = app.test_client()
-
-    def done() -> dict | None:
-        body = client.get(f"/api/v1/posters/{poster_id}", headers=author(app)).get_json()
-        return body if body["status"] != "processing" else None
-
-    body = wait_until(done, timeout=60, interval=0.1, what=f"poster {poster_id} processed")
-    assert body["status"] == "ready", body  # type: ignore[index]
-    return body  # type: ignore[return-value]
+    body = settle(app, poster_id)
+    assert body["status"] == "ready", body
+    return body
 
 
 def _search(app: Flask, q: str) -> list[int]:

@@ -5,51 +5,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from shared.db import migrate
 from tests.fixtures import posters as files
-from tests.fixtures.posters.helpers import announce_event, attendee, author, create_project, outbox_types, upload
-from tests.support.processes import RedisServer, celery_worker, service_env, wait_until
+from tests.fixtures.posters.helpers import attendee, create_project, outbox_types, upload
+from tests.fixtures.posters.worker_stack import posters_with_worker, settle
+from tests.support.processes import RedisServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One migrated posters app (this process) and one real worker sharing its database and storage."""
-    var_dir = tmp_path_factory.mktemp("posters-worker")
-    redis_server.client().flushall()
-    env = {"APP_ENV": "test", "REDIS_URL": redis_server.url, "VAR_DIR": str(var_dir), "RATE_LIMITS": "off"}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.delenv("POSTERS_DATABASE_URL", raising=False)
-        mp.delenv("STORAGE_DIR", raising=False)
-        from services.posters import create_app
-
-        app = create_app()
-        migrate("posters", app.config["DATABASE_URL"])
-        announce_event(app, 1)
-        worker = celery_worker("posters", service_env(redis_server.url, var_dir, RATE_LIMITS="off"), Path(var_dir))
-        try:
-            yield app
-        finally:
-            worker.stop()
-            app.extensions["db"].dispose()
-
-
-def _settle(app: Flask, poster_id: int) -> dict:
-    client = app.test_client()
-
-    def done() -> dict | None:
-        body = client.get(f"/api/v1/posters/{poster_id}", headers=author(app)).get_json()
-        return body if body["status"] != "processing" else None
-
-    return wait_until(done, timeout=60, interval=0.1, what=f"poster {poster_id} processed")  # type: ignore[return-value]
+    with posters_with_worker(redis_server, tmp_path_factory.mktemp("posters-worker")) as app:
+        yield app
 
 
 def test_pdf_upload_becomes_ready_with_previews_and_search_text(stack: Flask) -> None:
@@ -59,7 +30,7 @@ def test_pdf_upload_becomes_ready_with_previews_and_search_text(stack: Flask) ->
     response = upload(client, stack, project, data, "forecasts.pdf")
     assert response.status_code == 202
     assert response.headers["Location"] == f"/api/v1/posters/{response.get_json()['id']}"
-    body = _settle(stack, response.get_json()["id"])
+    body = settle(stack, response.get_json()["id"])
     assert (body["status"], body["page_count"], len(body["pages"])) == ("ready", 4, 4)
     thumb = client.get(body["thumbnail_url"], headers=attendee(stack))
     assert thumb.status_code == 200 and thumb.data.startswith(b"\x89PNG")
@@ -89,7 +60,7 @@ def test_hostile_file_is_rejected_with_a_reason_and_removed(stack: Flask, make, 
     data = make()
     response = upload(client, stack, project, data, name)
     assert response.status_code == 202, response.get_json()
-    body = _settle(stack, response.get_json()["id"])
+    body = settle(stack, response.get_json()["id"])
     assert body["status"] == "rejected"
     assert reason in body["reason"]
     assert body["pages"] == [] and body["thumbnail_url"] is None
