@@ -16,7 +16,7 @@ from services.posters.adapters.inspection import Rejected
 from services.posters.adapters.orm import KnownEvent, Outbox, PosterPage, PosterRow, ProjectRow
 from services.posters.adapters.search import SearchIndex
 from services.posters.adapters.storage import BlobMissing, BlobStorage
-from services.posters.blobs import blobs_of, release_blobs
+from services.posters.blobs import blobs_of, lock_blobs, release_blobs, restore_missing
 from services.posters.domain import files
 from services.posters.domain.poster import MAX_ATTEMPTS, PROCESSING, READY, REJECTED, OrderError, can_view, check_order
 from services.posters.domain.project import ProjectRuleError
@@ -78,6 +78,7 @@ def accept_upload(
             project = owned_project(session, viewer, project_id)
             position = _position_for(session, limits, project, kind, replaces_id)
             sha = storage.put(upload.data)
+            lock_blobs(session, [sha])  # a concurrent release of the same bytes waits for our commit (blobs.py)
             row = PosterRow(
                 project_id=project.id,
                 event_id=project.event_id,
@@ -99,6 +100,8 @@ def accept_upload(
         if sha:  # the row did not commit: the blob must not stay behind
             release_blobs(db, storage, [sha])
         raise
+    assert sha is not None  # the row committed, so the blob was stored
+    restore_missing(storage, {sha: upload.data})  # a release may have deleted it before our lock (blobs.py)
     return row
 
 
@@ -181,9 +184,11 @@ def _mark_ready(
 ) -> str:
     pages = [(storage.put(p.png), p) for p in result.pages]
     thumbnail = storage.put(result.thumbnail) if result.thumbnail else None
-    written = {sha for sha, _ in pages} | ({thumbnail} if thumbnail else set())
+    blobs = {sha: p.png for sha, p in pages} | ({thumbnail: result.thumbnail} if thumbnail else {})
+    written = set(blobs)
     released: set[str] = set()
     with db.unit_of_work() as session:
+        lock_blobs(session, written)  # a concurrent release of a shared page waits for our commit (blobs.py)
         row = session.get(PosterRow, poster_id)
         if row is None or row.status != PROCESSING:  # deleted while we rendered: drop what we wrote
             status = row.status if row else "gone"
@@ -217,6 +222,8 @@ def _mark_ready(
                     page_count=row.page_count,
                 ),
             )
+    if status == READY:
+        restore_missing(storage, blobs)  # a release may have deleted a shared page before our lock
     release_blobs(db, storage, released)
     return status
 
