@@ -49,6 +49,7 @@ def poster_json(row: PosterRow) -> dict[str, Any]:
         if ready
         else [],
         "video_url": f"/api/v1/posters/{row.id}/video" if ready and row.media == "video" else None,
+        "duration_s": row.duration_s if ready else None,  # videos only: seconds, from the worker's probe
         "replaces": row.replaces_id,
         "created_at": iso(row.created_at),
         "processed_at": iso(row.processed_at),

@@ -12,6 +12,8 @@ MiB = 1024 * 1024
 DEFAULTS: dict[str, tuple[str, Any]] = {
     "POSTER_MAX_BYTES": ("POSTER_MAX_BYTES", 25 * MiB),
     "VIDEO_MAX_BYTES": ("VIDEO_MAX_BYTES", 60 * MiB),
+    "VIDEO_MAX_SECONDS": ("VIDEO_MAX_SECONDS", 300),
+    "VIDEO_MAX_PIXELS": ("VIDEO_MAX_PIXELS", 3840 * 2160),  # 4K UHD frames; 8K and odd giant sizes are refused
     "POSTER_MAX_PAGES": ("POSTER_MAX_PAGES", 40),
     "POSTER_MAX_PIXELS": ("POSTER_MAX_PIXELS", 60_000_000),
     "POSTERS_PER_PROJECT": ("POSTERS_PER_PROJECT", 20),
@@ -40,6 +42,8 @@ class Limits:
     preview_width: int
     thumbnail_width: int
     max_text_chars: int
+    max_video_seconds: int = 300
+    max_video_pixels: int = 3840 * 2160
 
     @classmethod
     def from_config(cls, config: Any) -> Limits:
@@ -52,4 +56,6 @@ class Limits:
             preview_width=int(config["PREVIEW_WIDTH"]),
             thumbnail_width=int(config["THUMBNAIL_WIDTH"]),
             max_text_chars=int(config["MAX_TEXT_CHARS"]),
+            max_video_seconds=int(config["VIDEO_MAX_SECONDS"]),
+            max_video_pixels=int(config["VIDEO_MAX_PIXELS"]),
         )

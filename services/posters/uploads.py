@@ -202,6 +202,7 @@ def _mark_ready(
                 PosterPage(number=i + 1, sha=sha, width=p.width, height=p.height) for i, (sha, p) in enumerate(pages)
             ]
             row.thumbnail_sha, row.page_count, row.text = thumbnail, result.page_count, result.text
+            row.duration_s = result.duration_s
             row.status, row.processed_at = READY, datetime.now(UTC)
             if row.replaces_id:
                 old = session.get(PosterRow, row.replaces_id)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.conftest import identity_headers
 from tests.fixtures import posters as files
+from tests.fixtures.posters import videos
 from tests.fixtures.posters.helpers import (
     OTHER_AUTHOR,
     announce_event,
@@ -210,10 +211,10 @@ def test_reorder_replace_and_delete(app):  # type: ignore[no-untyped-def]
 def test_one_video_per_project_served_with_ranges(app):  # type: ignore[no-untyped-def]
     client = app.test_client()
     project = create_project(client, app)
-    video = _ready_poster(app, project, files.mp4(), "talk.mp4")
+    video = _ready_poster(app, project, videos.mp4(), "talk.mp4")  # a real H.264 clip
     body = client.get(f"/api/v1/projects/{project}", headers=attendee(app)).get_json()
     assert [v["id"] for v in body["videos"]] == [video] and body["posters"] == []
-    assert upload(client, app, project, files.mp4(), "again.mp4").status_code == 409
+    assert upload(client, app, project, videos.mp4(), "again.mp4").status_code == 409
     served = client.get(f"/api/v1/posters/{video}/video", headers={**attendee(app), "Range": "bytes=0-99"})
     assert served.status_code == 206 and served.mimetype == "video/mp4" and len(served.data) == 100
     assert served.headers["Content-Disposition"] == f"inline; filename=project-{project}-video.mp4"

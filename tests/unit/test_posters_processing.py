@@ -8,7 +8,7 @@ import struct
 import pytest
 from PIL import Image
 
-from services.posters.adapters.inspection import Rejected
+from services.posters.adapters.inspection import Rejected, check_video_structure
 from services.posters.adapters.processing import process
 from services.posters.adapters.storage import LocalBlobStorage, sha256
 from services.posters.domain.files import Kind
@@ -84,12 +84,14 @@ def test_images_are_re_encoded_upright_and_without_metadata() -> None:
     assert b"SecretCam" not in result.pages[0].png
 
 
-def test_webm_with_a_segment_is_accepted() -> None:
+def test_webm_with_a_segment_passes_the_structure_check() -> None:
     header = b"\x1a\x45\xdf\xa3\x84webm"
     segment = b"\x18\x53\x80\x67\x82\x00\x00"
-    assert process(Kind.WEBM, header + segment, LIMITS).page_count == 0
-    with pytest.raises(Rejected):
-        process(Kind.WEBM, b"\x1a\x45\xdf\xa3\x88matroska" + segment, LIMITS)
+    check_video_structure(Kind.WEBM, header + segment)
+    with pytest.raises(Rejected, match="not WebM"):
+        check_video_structure(Kind.WEBM, b"\x1a\x45\xdf\xa3\x88matroska" + segment)
+    with pytest.raises(Rejected, match="cannot be read"):  # then FFmpeg finds nothing to play in it
+        process(Kind.WEBM, header + segment, LIMITS)
 
 
 def test_storage_is_content_addressed_and_refuses_other_names(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.events import utcnow
@@ -123,6 +123,7 @@ class PosterRow(Base):
     blob_sha: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     thumbnail_sha: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)  # videos, once processed
     text: Mapped[str] = mapped_column(Text, default="")
     replaces_id: Mapped[int | None] = mapped_column(Integer, default=None)  # poster this upload will replace
     attempts: Mapped[int] = mapped_column(Integer, default=0)

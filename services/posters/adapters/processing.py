@@ -1,9 +1,10 @@
 """Turn an accepted upload into what people see: page previews, a thumbnail, searchable text.
 
 PDFs are rendered page by page with pypdfium2, images are decoded and re-encoded with Pillow (dropping EXIF,
-GPS and any trailing payload). Text comes from the PDF's text layer, or from OCR (`adapters.ocr`, best-effort) for
-images and for the first few PDF pages that have no text layer (scans). Everything here may raise
-`Rejected(reason)`; nothing here touches the database.
+GPS and any trailing payload), videos are probed with PyAV (`adapters.video`: codecs, size, duration) and get a
+thumbnail from a frame ~1 s in (no pages: `page_count` stays 0). Text comes from the PDF's text layer, or from
+OCR (`adapters.ocr`, best-effort) for images and for the first few PDF pages that have no text layer (scans).
+Everything here may raise `Rejected(reason)`; nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 from PIL import Image, ImageOps
 
+from services.posters.adapters import video
 from services.posters.adapters.inspection import (
     Rejected,
     check_image_structure,
@@ -48,14 +50,14 @@ class Processed:
     thumbnail: bytes | None = None
     text: str = ""
     keep_original: bool = True  # False for images: only the re-encoded copy is kept
+    duration_s: float | None = None  # videos only
 
 
 def process(kind: Kind, data: bytes, limits: Limits, ocr: OcrSettings | None = None) -> Processed:
     if kind is Kind.PDF:
         return _process_pdf(data, limits, PosterOcr(ocr or default_ocr_settings()))
     if kind.media == "video":
-        check_video_structure(kind, data)
-        return Processed()
+        return _process_video(kind, data, limits)
     return _process_image(kind, data, limits, PosterOcr(ocr or default_ocr_settings()))
 
 
@@ -191,3 +193,11 @@ def _process_image(kind: Kind, data: bytes, limits: Limits, ocr: PosterOcr) -> P
         text=ocr.read(clean)[: limits.max_text_chars],  # the decoded pixels only: no metadata reaches Tesseract
         keep_original=False,
     )
+
+
+# --- videos ---------------------------------------------------------------------------------------------
+def _process_video(kind: Kind, data: bytes, limits: Limits) -> Processed:
+    check_video_structure(kind, data)  # cheap container checks first: obvious junk never reaches FFmpeg
+    info = video.probe(kind, data, max_seconds=limits.max_video_seconds, max_pixels=limits.max_video_pixels)
+    # The original is kept: it is what browsers play. The thumbnail is a re-encoded PNG, like image posters'.
+    return Processed(thumbnail=_thumbnail(info.frame, limits.thumbnail_width), duration_s=info.duration_s)
