@@ -279,9 +279,17 @@ def _facet_statement(shape: _Shape) -> Any:
 
 def _cards(postgres: bool, ids: Subquery, *extra: ColumnElement[Any]) -> Select[Any]:
     """The card columns of the projects whose ids `ids` holds, each card's labels and cover included: per project
-    its themes and tools (JSON arrays in display order), its first ready poster and its ready poster count."""
-    ready = (PosterRow.project_id == ProjectRow.id, PosterRow.status == READY, PosterRow.media == "poster")
-    cover = select(PosterRow.id).where(*ready).order_by(PosterRow.position, PosterRow.id).limit(1)
+    its themes and tools (JSON arrays in display order), its cover (first ready poster, else its video) and its
+    ready poster count."""
+    mine_ready = (PosterRow.project_id == ProjectRow.id, PosterRow.status == READY)
+    ready = (*mine_ready, PosterRow.media == "poster")
+    # The first poster is the picture; a project with only a video shows the video's poster frame.
+    cover = (
+        select(PosterRow.id)
+        .where(*mine_ready)
+        .order_by(PosterRow.media != "poster", PosterRow.position, PosterRow.id)
+        .limit(1)
+    )
     return select(
         ProjectRow.id,
         ProjectRow.event_id,

@@ -41,6 +41,10 @@ def test_short_mp4_becomes_ready_with_duration_and_thumbnail(stack: Flask) -> No
     played = client.get(body["video_url"], headers=attendee(stack))
     assert played.status_code == 200 and played.data == data  # the original is what browsers play
     assert outbox_types(stack)[-1] == "PosterReady"
+    # A project with only a video shows its poster frame in the gallery; it has no posters to count.
+    cards = client.get("/api/v1/events/1/posters", headers=attendee(stack)).get_json()["items"]
+    card = next(c for c in cards if c["id"] == project)
+    assert (card["thumbnail_url"], card["poster_count"]) == (body["thumbnail_url"], 0)
 
 
 def test_too_long_video_is_rejected_with_the_reason_and_removed(stack: Flask) -> None:
