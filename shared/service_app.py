@@ -37,7 +37,6 @@ def build_app(
         DATABASE_URL=settings.database_url,
         RATE_LIMITS=settings.rate_limits,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
     configure_logging(service)
