@@ -14,7 +14,6 @@ from services.posters.adapters.search import index_for
 from services.posters.settings import Limits
 
 log = logging.getLogger(__name__)
-STALE_AFTER_S = 600
 
 
 def register_tasks(app: Flask, celery: Celery) -> None:
@@ -42,14 +41,15 @@ def register_tasks(app: Flask, celery: Celery) -> None:
 
     @celery.task(name="posters.requeue_stale", acks_late=True)
     def requeue_stale() -> int:
-        """Re-send posters whose task was lost (beat runs this every few minutes)."""
-        ids = uploads.requeue_stale(app.extensions["db"], STALE_AFTER_S)
+        """Re-send posters whose task was lost (beat runs this every REQUEUE_EVERY_S). A re-sent poster that is
+        already done by then is a no-op (process_upload is idempotent)."""
+        ids = uploads.requeue_stale(app.extensions["db"], int(app.config["STALE_AFTER_S"]))
         for poster_id in ids:
             process_upload.delay(poster_id)
         return len(ids)
 
     celery.conf.beat_schedule = {
-        "posters-requeue-stale": {"task": "posters.requeue_stale", "schedule": 300.0},
+        "posters-requeue-stale": {"task": "posters.requeue_stale", "schedule": float(app.config["REQUEUE_EVERY_S"])},
     }
 
 

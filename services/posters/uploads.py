@@ -4,8 +4,11 @@ delete, and the organisers' list of failures."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import func, select
@@ -187,6 +190,7 @@ def _mark_ready(
     blobs = {sha: p.png for sha, p in pages} | ({thumbnail: result.thumbnail} if thumbnail else {})
     written = set(blobs)
     released: set[str] = set()
+    _crash_test_pause(poster_id)
     with db.unit_of_work() as session:
         lock_blobs(session, written)  # a concurrent release of a shared page waits for our commit (blobs.py)
         row = session.get(PosterRow, poster_id)
@@ -227,6 +231,21 @@ def _mark_ready(
         restore_missing(storage, blobs)  # a release may have deleted a shared page before our lock
     release_blobs(db, storage, released)
     return status
+
+
+# Test hook for tests/integration/test_posters_crash.py, off unless that test sets the variable: the task says
+# "paused" (with its pid) at the riskiest point (attempt counted, page blobs written, nothing committed) and waits
+# for a "go" file, so the test can kill the worker exactly there instead of racing a slow file.
+CRASH_TEST_PAUSE_DIR_ENV = "POSTERS_CRASH_TEST_PAUSE_DIR"
+
+
+def _crash_test_pause(poster_id: int) -> None:
+    directory = os.environ.get(CRASH_TEST_PAUSE_DIR_ENV)
+    if not directory:
+        return
+    Path(directory, f"{poster_id}.paused").write_text(str(os.getpid()))
+    while not Path(directory, f"{poster_id}.go").exists():
+        time.sleep(0.02)
 
 
 def requeue_stale(db: Database, older_than_s: int) -> list[int]:
