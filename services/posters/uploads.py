@@ -159,7 +159,8 @@ def process_poster(db: Database, storage: BlobStorage, index: SearchIndex, limit
 
 def _reject(db: Database, storage: BlobStorage, poster_id: int, reason: str) -> str:
     with db.unit_of_work() as session:
-        row = session.get(PosterRow, poster_id)
+        # Row lock (Postgres): two runs of one poster cannot both finish it (SQLite has a single writer anyway).
+        row = session.get(PosterRow, poster_id, with_for_update=True)
         if row is None or row.status != PROCESSING:
             return row.status if row else "gone"
         shas = blobs_of(row)
@@ -193,7 +194,7 @@ def _mark_ready(
     _crash_test_pause(poster_id)
     with db.unit_of_work() as session:
         lock_blobs(session, written)  # a concurrent release of a shared page waits for our commit (blobs.py)
-        row = session.get(PosterRow, poster_id)
+        row = session.get(PosterRow, poster_id, with_for_update=True)  # one finishing run per poster, as in _reject
         if row is None or row.status != PROCESSING:  # deleted while we rendered: drop what we wrote
             status = row.status if row else "gone"
             released = written

@@ -119,3 +119,9 @@ def test_image_builds_browser_assets_from_the_registry() -> None:
     assert "NODE_MODULES_DIR" in dockerfile
     package = (ROOT / "package.json").read_text()
     assert "socket.io-client" in package
+
+
+@pytest.mark.parametrize("worker", ["posters-worker", "notify-worker"])
+def test_workers_get_time_to_finish_a_task_on_deploy(compose: dict[str, Any], worker: str) -> None:
+    grace = compose["services"][worker]["stop_grace_period"]
+    assert grace.endswith("m") and int(grace[:-1]) * 60 > 240  # longer than the posters task's hard time limit
