@@ -79,3 +79,26 @@ def release_blobs(db: Database, storage: BlobStorage, shas: Iterable[str]) -> No
         for sha in sorted(shas):
             if not _in_use(session, sha):
                 storage.delete(sha)  # still under the lock; the commit releases it
+
+
+def sweep_orphans(db: Database, storage: BlobStorage, older_than_s: float, batch: int = 200) -> int:
+    """Delete blobs nothing refers to that are older than `older_than_s` (a worker killed after writing pages but
+    before committing them leaves such files behind); returns how many were found. Old enough that no upload in
+    progress still needs them, and `release_blobs` re-checks under the per-blob lock, so a blob referenced
+    meanwhile stays."""
+    old = set(storage.older_than(older_than_s))
+    if not old:
+        return 0
+    with db.unit_of_work() as session:
+        orphans = sorted(old - _all_referenced(session))
+    for start in range(0, len(orphans), batch):  # short lock holds, not one long one
+        release_blobs(db, storage, orphans[start : start + batch])
+    return len(orphans)
+
+
+def _all_referenced(session: Session) -> set[str]:
+    referenced: set[str] = set()
+    for blob, thumbnail in session.execute(select(PosterRow.blob_sha, PosterRow.thumbnail_sha)):
+        referenced.update(s for s in (blob, thumbnail) if s)
+    referenced.update(session.scalars(select(PosterPage.sha)))
+    return referenced

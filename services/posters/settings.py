@@ -21,6 +21,8 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "THUMBNAIL_WIDTH": ("POSTER_THUMBNAIL_WIDTH", 400),
     "MAX_TEXT_CHARS": ("POSTER_MAX_TEXT_CHARS", 200_000),
     "UPLOAD_RATE_LIMIT": ("UPLOAD_RATE_LIMIT", "20/minute"),
+    # `posters.sweep_orphan_blobs` (beat, hourly) removes unreferenced files older than this.
+    "ORPHAN_AFTER_S": ("POSTER_ORPHAN_AFTER_S", 24 * 3600),
     # `posters.requeue_stale` (beat): re-send posters still `processing` this long after upload, checked this often.
     # Keep STALE_AFTER_S above the task's time_limit (240 s) plus the usual queue wait: a poster re-sent while its
     # first task still runs is processed twice at once (harmless, but each run counts as an attempt).

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.posters import uploads
 from services.posters.adapters.search import index_for
+from services.posters.blobs import sweep_orphans
 from services.posters.settings import Limits
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,17 @@ def register_tasks(app: Flask, celery: Celery) -> None:
             process_upload.delay(poster_id)
         return len(ids)
 
+    @celery.task(name="posters.sweep_orphan_blobs", acks_late=True)
+    def sweep_orphan_blobs() -> int:
+        """Remove files a killed worker wrote but never committed (hourly; only files older than a day)."""
+        found = sweep_orphans(app.extensions["db"], app.extensions["storage"], float(app.config["ORPHAN_AFTER_S"]))
+        if found:
+            log.info("removed orphan blobs", extra={"count": found})
+        return found
+
     celery.conf.beat_schedule = {
         "posters-requeue-stale": {"task": "posters.requeue_stale", "schedule": float(app.config["REQUEUE_EVERY_S"])},
+        "posters-sweep-orphan-blobs": {"task": "posters.sweep_orphan_blobs", "schedule": 3600.0},
     }
 
 

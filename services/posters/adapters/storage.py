@@ -2,7 +2,7 @@
 path, and identical files are stored once.
 
 `LocalBlobStorage` (a directory, STORAGE_DIR) is the default; another backend (S3, ...) implements the same
-five methods.
+methods (`BlobStorage`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -28,6 +30,7 @@ class BlobStorage(Protocol):
     def exists(self, sha: str) -> bool: ...
     def size(self, sha: str) -> int: ...
     def delete(self, sha: str) -> None: ...
+    def older_than(self, seconds: float) -> Iterator[str]: ...
 
 
 def sha256(data: bytes) -> str:
@@ -83,6 +86,23 @@ class LocalBlobStorage:
 
     def delete(self, sha: str) -> None:
         self._path(sha).unlink(missing_ok=True)
+
+    def older_than(self, seconds: float) -> Iterator[str]:
+        """Ids of blobs (and crashed writers' temp files, as paths) last written more than `seconds` ago."""
+        if not self.root.exists():
+            return
+        cutoff = time.time() - seconds
+        for path in self.root.glob("*/*/*"):
+            try:
+                old = path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if not old:
+                continue
+            if path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)  # a writer died mid-write; nothing refers to a temp file
+            elif _SHA.match(path.name):
+                yield path.name
 
     def count(self) -> int:
         """Number of blobs stored (tests check that refused uploads leave nothing behind)."""
