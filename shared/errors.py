@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -33,22 +33,19 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     return ApiError(400, "invalid", first.get("msg", "invalid input"), field)
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+def error_response(exc: Exception) -> tuple[Response, int]:
+    """The JSON error for any exception: ours, a validation error, an HTTP error, or a bug (logged, 500)."""
+    if isinstance(exc, ValidationError):
+        exc = from_validation_error(exc)
+    if isinstance(exc, ApiError):
         return jsonify(exc.body()), exc.status
-
-    @app.errorhandler(ValidationError)
-    def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
-        err = from_validation_error(exc)
-        return jsonify(err.body()), err.status
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": {"code": code, "message": exc.description, "field": None}}), exc.code
+        return jsonify({"error": {"code": code, "message": exc.description, "field": None}}), exc.code or 500
+    log.exception("unhandled error", exc_info=exc)
+    return jsonify({"error": {"code": "server_error", "message": "internal error", "field": None}}), 500
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unhandled error")
-        return jsonify({"error": {"code": "server_error", "message": "internal error", "field": None}}), 500
+
+def register_error_handlers(app: Flask) -> None:
+    for kind in (ApiError, ValidationError, HTTPException, Exception):
+        app.register_error_handler(kind, error_response)

@@ -88,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from services.gateway.api import bp as api_bp
     from services.gateway.cli import register_cli
+    from services.gateway.error_pages import init_error_pages
     from services.gateway.limits import init_limits
     from services.gateway.proxy import init_proxy
     from services.gateway.realtime import init_socketio
@@ -96,6 +97,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.gateway.web_posters import bp as posters_web_bp
 
     init_auth(app)
+    init_error_pages(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(posters_web_bp)

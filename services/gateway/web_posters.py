@@ -54,7 +54,7 @@ def _get(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
 
 
 def _error_page(status: int, title: str, message: str):  # type: ignore[no-untyped-def]
-    return render_template("posters/error.html", title=title, message=message), status
+    return render_template("error.html", title=title, message=message), status
 
 
 def _unavailable():  # type: ignore[no-untyped-def]
