@@ -21,13 +21,15 @@ class ConfigError(RuntimeError):
     """Raised when the environment is missing something required."""
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def env(name: str, default: str | None = None) -> str | None:
+    """The variable's value; unset and empty both mean `default`."""
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = _env(name)
+def flag(name: str, default: bool) -> bool:
+    """On unless 0/off/false/no; unset and empty mean `default`."""
+    value = env(name)
     if value is None:
         return default
     return value.strip().lower() not in ("0", "off", "false", "no")
@@ -73,42 +75,42 @@ def _dev_secrets(var_dir: Path) -> dict[str, str]:
 
 
 def database_url_for(service: str, var_dir: Path) -> str:
-    return _env(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{var_dir / (service + '.db')}"
+    return env(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{var_dir / (service + '.db')}"
 
 
 def service_url_for(service: str) -> str:
-    port = int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service])))
-    return _env(f"{service.upper()}_URL") or f"http://127.0.0.1:{port}"
+    port = int(env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service])))
+    return env(f"{service.upper()}_URL") or f"http://127.0.0.1:{port}"
 
 
 def load_settings(service: str) -> Settings:
     if service not in SERVICES:
         raise ConfigError(f"unknown service {service!r}")
-    env = _env("APP_ENV", "development")
-    var_dir = Path(_env("VAR_DIR", str(ROOT / "var")))
-    secret_key = _env("SECRET_KEY")
-    internal_secret = _env("INTERNAL_SECRET")
-    if env not in ("development", "test"):
+    app_env = env("APP_ENV", "development")
+    var_dir = Path(env("VAR_DIR", str(ROOT / "var")))
+    secret_key = env("SECRET_KEY")
+    internal_secret = env("INTERNAL_SECRET")
+    if app_env not in ("development", "test"):
         missing = [n for n, v in (("SECRET_KEY", secret_key), ("INTERNAL_SECRET", internal_secret)) if not v]
         if missing:
-            raise ConfigError(f"{', '.join(missing)} must be set when APP_ENV={env}")
+            raise ConfigError(f"{', '.join(missing)} must be set when APP_ENV={app_env}")
     elif not (secret_key and internal_secret):
         dev = _dev_secrets(var_dir)
         secret_key = secret_key or dev["secret_key"]
         internal_secret = internal_secret or dev["internal"]
     return Settings(
         service=service,
-        env=env,
+        env=app_env,
         secret_key=secret_key,
         internal_secret=internal_secret,
-        redis_url=_env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         database_url=database_url_for(service, var_dir),
         var_dir=var_dir,
         service_urls={s: service_url_for(s) for s in SERVICES},
-        smtp_host=_env("SMTP_HOST", "127.0.0.1"),
-        smtp_port=int(_env("SMTP_PORT", "8025")),
-        mail_from=_env("MAIL_FROM", "Insight Days <no-reply@insightdays.local>"),
-        rate_limits=_flag("RATE_LIMITS", True),
-        storage_dir=Path(_env("STORAGE_DIR", str(var_dir / "storage"))),
-        public_url=_env("PUBLIC_URL", service_url_for("gateway")),
+        smtp_host=env("SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(env("SMTP_PORT", "8025")),
+        mail_from=env("MAIL_FROM", "Insight Days <no-reply@insightdays.local>"),
+        rate_limits=flag("RATE_LIMITS", True),
+        storage_dir=Path(env("STORAGE_DIR", str(var_dir / "storage"))),
+        public_url=env("PUBLIC_URL", service_url_for("gateway")),
     )

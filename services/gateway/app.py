@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -13,37 +12,29 @@ from services.gateway.adapters.orm import Outbox
 from services.gateway.adapters.passwords import Passwords
 from services.gateway.auth import SESSION_TTL, init_auth
 from services.gateway.consumers import handlers
+from shared.config import env, flag
 from shared.service_app import build_app
 
 _HASHER_DEFAULTS = PasswordHasher()
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if not value else value.strip().lower() not in ("0", "off", "false", "no")
-
-
 def gateway_defaults(is_dev: bool) -> dict[str, Any]:
     """Gateway settings from the environment; a key passed to create_app(config) wins over these."""
     return {
-        "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "5/minute;20/hour"),
-        "AUTH_IP_RATE_LIMIT": _env("AUTH_IP_RATE_LIMIT", "60/minute"),
-        "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
-        "PROXY_CONNECT_TIMEOUT": float(_env("PROXY_CONNECT_TIMEOUT", "3")),
-        "PROXY_READ_TIMEOUT": float(_env("PROXY_READ_TIMEOUT", "60")),
-        "PROXY_POOL_SIZE": int(_env("PROXY_POOL_SIZE", "64")),
-        "TRUSTED_PROXY_HOPS": int(_env("TRUSTED_PROXY_HOPS", "0")),
-        "ARGON2_TIME_COST": int(_env("ARGON2_TIME_COST", str(_HASHER_DEFAULTS.time_cost))),
-        "ARGON2_MEMORY_KIB": int(_env("ARGON2_MEMORY_KIB", str(_HASHER_DEFAULTS.memory_cost))),
-        "ARGON2_PARALLELISM": int(_env("ARGON2_PARALLELISM", str(_HASHER_DEFAULTS.parallelism))),
+        "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "5/minute;20/hour"),
+        "AUTH_IP_RATE_LIMIT": env("AUTH_IP_RATE_LIMIT", "60/minute"),
+        "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
+        "PROXY_CONNECT_TIMEOUT": float(env("PROXY_CONNECT_TIMEOUT", "3")),
+        "PROXY_READ_TIMEOUT": float(env("PROXY_READ_TIMEOUT", "60")),
+        "PROXY_POOL_SIZE": int(env("PROXY_POOL_SIZE", "64")),
+        "TRUSTED_PROXY_HOPS": int(env("TRUSTED_PROXY_HOPS", "0")),
+        "ARGON2_TIME_COST": int(env("ARGON2_TIME_COST", str(_HASHER_DEFAULTS.time_cost))),
+        "ARGON2_MEMORY_KIB": int(env("ARGON2_MEMORY_KIB", str(_HASHER_DEFAULTS.memory_cost))),
+        "ARGON2_PARALLELISM": int(env("ARGON2_PARALLELISM", str(_HASHER_DEFAULTS.parallelism))),
         "SESSION_COOKIE_NAME": "insightdays_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", not is_dev),
+        "SESSION_COOKIE_SECURE": flag("SESSION_COOKIE_SECURE", not is_dev),
         "PERMANENT_SESSION_LIFETIME": SESSION_TTL,
         "WTF_CSRF_TIME_LIMIT": None,  # valid as long as the session: a page left open for hours still works
     }

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from shared.config import env, flag
+
 try:  # the service must keep working (without OCR) on a machine where the binding is missing
     import pytesseract
 except ImportError:  # pragma: no cover - pytesseract is a declared dependency
@@ -42,13 +44,12 @@ class OcrSettings:
 
     @classmethod
     def from_env(cls) -> OcrSettings:
-        env = os.environ
         return cls(
-            enabled=env.get("POSTER_OCR", "on").strip().lower() not in {"off", "0", "false", "no"},
-            lang=env.get("POSTER_OCR_LANG") or cls.lang,
-            timeout_s=float(env.get("POSTER_OCR_TIMEOUT_S") or cls.timeout_s),
-            max_pixels=int(env.get("POSTER_OCR_MAX_PIXELS") or cls.max_pixels),
-            pdf_pages=int(env.get("POSTER_OCR_PDF_PAGES") or cls.pdf_pages),
+            enabled=flag("POSTER_OCR", True),
+            lang=env("POSTER_OCR_LANG") or cls.lang,
+            timeout_s=float(env("POSTER_OCR_TIMEOUT_S") or cls.timeout_s),
+            max_pixels=int(env("POSTER_OCR_MAX_PIXELS") or cls.max_pixels),
+            pdf_pages=int(env("POSTER_OCR_PDF_PAGES") or cls.pdf_pages),
         )
 
 
