@@ -2,8 +2,9 @@
 
 Delivery is at-least-once: a handler that raises leaves its message pending; after `claim_idle_ms` any consumer
 of the group (including a fresh one replacing a dead process) takes it over with XAUTOCLAIM and tries again.
-After `max_deliveries` tries the message goes to the dead-letter stream, so one poison message cannot block
-the group. Handlers must be idempotent by event_id (see `shared.inbox`).
+After `max_deliveries` failed tries the message goes to the dead-letter stream, so one poison message cannot
+block the group; a failure caused by an outage of Redis or the database is not a try (the consumer waits the
+outage out instead). Handlers must be idempotent by event_id (see `shared.inbox`). Needs Redis 6.2 or newer.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
 
-from shared.events import Envelope
+from shared.events import Envelope, utcnow
+from shared.resilience import Backoff, LoopHealth, is_nogroup, is_transient, run_resilient
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,11 @@ def heartbeat_key(service: str) -> str:
 
 
 def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Timeouts so that a stalled Redis (CLIENT PAUSE, a network partition) ends a call with an error that the
+    # loops handle, instead of hanging a thread forever; longer than the consumer's 1 s blocking read.
+    return redis.Redis.from_url(
+        url, decode_responses=True, health_check_interval=30, socket_timeout=10, socket_connect_timeout=5
+    )
 
 
 class Publisher:
@@ -62,6 +68,16 @@ class Publisher:
 
 
 Handler = Callable[[Envelope], None]
+Probe = Callable[[], object]
+
+# XAUTOCLAIM (taking over a dead consumer's messages, a page at a time) arrived in Redis 6.2.
+MIN_REDIS_VERSION = (6, 2)
+
+
+def require_redis_version(client: redis.Redis) -> None:
+    version = str(client.info("server")["redis_version"])
+    if tuple(int(p) for p in version.split(".")[:2]) < MIN_REDIS_VERSION:
+        raise RuntimeError(f"Redis {version} is too old: the event bus needs Redis 6.2 or newer (XAUTOCLAIM)")
 
 
 @dataclass
@@ -70,6 +86,7 @@ class ConsumerStats:
     failed: int = 0
     dead_lettered: int = 0
     ignored: int = 0
+    outage_waits: int = 0  # times a handler met a dependency outage and the consumer held still until it ended
 
 
 def default_consumer_name(group: str) -> str:
@@ -77,7 +94,13 @@ def default_consumer_name(group: str) -> str:
 
 
 class Consumer:
-    """Reads one stream as one member of a consumer group and dispatches by event type."""
+    """Reads one stream as one member of a consumer group and dispatches by event type.
+
+    A handler error counts as a failed delivery only when the consumer's dependencies are up. When a handler
+    fails because Redis or the database is down, the consumer keeps that message, takes no new work, waits for
+    the dependencies (`dependencies` probes plus a Redis PING) and tries the same message again: an outage
+    never turns into dead letters.
+    """
 
     def __init__(
         self,
@@ -91,7 +114,10 @@ class Consumer:
         claim_idle_ms: int = 30_000,
         block_ms: int = 1_000,
         batch: int = 50,
-        use_autoclaim: bool = True,
+        reclaim_page: int = 50,
+        dependencies: Sequence[Probe] = (),
+        quick_retries: int = 2,
+        health: LoopHealth | None = None,
     ) -> None:
         self.client = client
         self.group = group
@@ -103,9 +129,13 @@ class Consumer:
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
         self.batch = batch
-        self.use_autoclaim = use_autoclaim  # XPENDING + XCLAIM instead, as on Redis < 6.2
+        self.reclaim_page = reclaim_page
+        self.dependencies = list(dependencies)
+        self.quick_retries = quick_retries
+        self.health = health or LoopHealth(f"consumer:{group}")
         self.stats = ConsumerStats()
-        self._stopping = False
+        self._reclaim_cursor = "0-0"
+        self._stopping = threading.Event()
 
     def ensure_group(self) -> None:
         try:
@@ -116,9 +146,9 @@ class Consumer:
                 raise
 
     def run_once(self, block_ms: int | None = None) -> int:
-        """Reclaim stale pending messages, then read new ones; returns how many were processed."""
+        """Take over one page of stale pending messages, then read new ones; returns how many were processed."""
         processed = 0
-        for message_id, fields in self._reclaim():
+        for message_id, fields in self._reclaim_page():
             self._process(message_id, fields, redelivered=True)
             processed += 1
         response = self.client.xreadgroup(
@@ -135,67 +165,58 @@ class Consumer:
         return processed
 
     def run_forever(self) -> None:
-        self.ensure_group()
-        log.info("consumer started", extra={"group": self.group, "consumer": self.name})
-        while not self._stopping:
-            try:
-                self.run_once()
-            except redis.ConnectionError:
-                # Redis restarting: wait and go on; pending messages stay in the PEL (AOF) and are reclaimed.
-                log.warning("redis unavailable, retrying", extra={"group": self.group})
-                time.sleep(1)
-                self._ensure_group_quietly()
+        """Consume until `stop()`, surviving any error (logged, capped backoff); recreates a vanished group."""
+        ready = False
+
+        def step() -> None:
+            nonlocal ready
+            if not ready:
+                require_redis_version(self.client)
+                self.ensure_group()
+                ready = True
+                log.info("consumer started", extra={"group": self.group, "consumer": self.name})
+            self.run_once()
+
+        def repair(exc: BaseException) -> None:
+            nonlocal ready
+            if is_nogroup(exc):
+                ready = False  # the stream or group vanished (Redis lost its data): recreate it next turn
+                self._reclaim_cursor = "0-0"
+
+        run_resilient(step, self.health, self._stopping.is_set, sleep=self._stopping.wait, on_error=repair)
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
 
-    def _ensure_group_quietly(self) -> None:
-        try:
-            self.ensure_group()
-        except redis.ConnectionError:
-            pass
-
-    def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
-        if self.use_autoclaim:
-            try:
-                return self._reclaim_with_xautoclaim()
-            except redis.ResponseError as exc:
-                if "unknown command" not in str(exc).lower():
-                    raise
-                self.use_autoclaim = False  # Redis < 6.2
-        return self._reclaim_with_xclaim()
-
-    def _reclaim_with_xautoclaim(self) -> list[tuple[str, dict[str, str]]]:
-        claimed: list[tuple[str, dict[str, str]]] = []
-        start = "0-0"
-        while True:
-            result = self.client.xautoclaim(
-                self.stream, self.group, self.name, min_idle_time=self.claim_idle_ms, start_id=start, count=self.batch
-            )
-            start, messages = result[0], result[1]
-            # Entries deleted from the stream come back as None; nothing to do but ack them away.
-            claimed.extend((mid, f) for mid, f in messages if f is not None)
-            if start == "0-0" or not messages:
-                return claimed
-
-    def _reclaim_with_xclaim(self) -> list[tuple[str, dict[str, str]]]:
-        stale = self.client.xpending_range(
-            self.stream, self.group, min="-", max="+", count=self.batch, idle=self.claim_idle_ms
+    def _reclaim_page(self) -> list[tuple[str, dict[str, str]]]:
+        # One page per turn, resuming where the last page ended: a large backlog of a dead consumer is taken over
+        # gradually, interleaved with new messages, instead of in one storm.
+        result = self.client.xautoclaim(
+            self.stream,
+            self.group,
+            self.name,
+            min_idle_time=self.claim_idle_ms,
+            start_id=self._reclaim_cursor,
+            count=self.reclaim_page,
         )
-        if not stale:
-            return []
-        ids = [p["message_id"] for p in stale]
-        messages = self.client.xclaim(self.stream, self.group, self.name, self.claim_idle_ms, ids)
-        return [(mid, f) for mid, f in messages if f]
+        self._reclaim_cursor = result[0]
+        # Entries trimmed from the stream come back as None (Redis 6.2) or in result[2] (7.0, already dropped
+        # from the pending list); there is nothing to process.
+        gone = [mid for mid, f in result[1] if f is None]
+        if gone:
+            self.client.xack(self.stream, self.group, *gone)
+        return [(mid, f) for mid, f in result[1] if f is not None]
 
     def _deliveries(self, message_id: str) -> int:
         info = self.client.xpending_range(self.stream, self.group, message_id, message_id, 1)
         return int(info[0]["times_delivered"]) if info else 1
 
     def _process(self, message_id: str, fields: dict[str, str], *, redelivered: bool) -> None:
-        if redelivered and self._deliveries(message_id) > self.max_deliveries:
-            self._dead_letter(message_id, fields, "too many deliveries")
-            return
+        if redelivered:
+            deliveries = self._deliveries(message_id)
+            if deliveries > self.max_deliveries:
+                self._dead_letter(message_id, fields, f"failed {deliveries - 1} deliveries")
+                return
         try:
             envelope = Envelope.from_json(fields["event"])
         except (KeyError, ValueError, TypeError) as exc:
@@ -206,18 +227,69 @@ class Consumer:
             self.stats.ignored += 1
             self.client.xack(self.stream, self.group, message_id)
             return
-        try:
-            handler(envelope)
-        except Exception:
+        if not self._handle(handler, envelope, message_id):
             self.stats.failed += 1
-            log.exception("handler failed", extra={"event_id": envelope.event_id, "type": envelope.type})
-            return  # stays pending; reclaimed after claim_idle_ms
+            return  # stays pending; reclaimed after claim_idle_ms, counted as a delivery
         self.client.xack(self.stream, self.group, message_id)
         self.stats.handled += 1
 
+    def _handle(self, handler: Handler, envelope: Envelope, message_id: str) -> bool:
+        """Run the handler; on an outage hold this message until the dependencies are back and retry it."""
+        quick = 0
+        while True:
+            try:
+                handler(envelope)
+                return True
+            except Exception as exc:  # noqa: BLE001 - a failed handler is logged and retried, never fatal
+                extra = {"event_id": envelope.event_id, "type": envelope.type, "group": self.group}
+                if not is_transient(exc) or self._stopping.is_set():
+                    log.exception("handler failed", extra=extra)
+                    return False
+                if quick < self.quick_retries:  # a lock or a dropped connection usually clears at once
+                    quick += 1
+                    self._stopping.wait(0.1 * 2**quick)
+                    continue
+                if self._dependencies_ok():
+                    log.exception("handler failed with dependencies up", extra=extra)
+                    return False
+                log.warning("dependencies down: holding the message, taking no new work", extra=extra)
+                self.stats.outage_waits += 1
+                self._wait_for_dependencies(message_id)
+                quick = 0
+
+    def _dependencies_ok(self) -> bool:
+        try:
+            self.client.ping()
+            for probe in self.dependencies:
+                probe()
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            return False
+        return True
+
+    def _wait_for_dependencies(self, message_id: str) -> None:
+        backoff = Backoff(base_s=0.25, cap_s=5.0)
+        while not self._stopping.is_set():
+            self.health.iterated()  # alive, but not succeeding: the heartbeat turns unhealthy after a while
+            self._keep_claim(message_id)
+            self._stopping.wait(backoff.next_delay())
+            if self._dependencies_ok():
+                log.info("dependencies back: retrying the held message", extra={"group": self.group})
+                return
+
+    def _keep_claim(self, message_id: str) -> None:
+        """Reset the message's idle time without counting a delivery (JUSTID), so no other consumer takes it
+        over and bumps its delivery count while this one is only waiting out an outage."""
+        try:
+            self.client.xclaim(self.stream, self.group, self.name, 0, [message_id], justid=True)
+        except Exception:  # noqa: BLE001, S110 - Redis may be the dependency that is down
+            pass
+
     def _dead_letter(self, message_id: str, fields: dict[str, str], reason: str) -> None:
         pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(self.dead_letter_stream, {**fields, "group": self.group, "reason": reason, "source_id": message_id})
+        pipe.xadd(
+            self.dead_letter_stream,
+            {**fields, "group": self.group, "reason": reason, "source_id": message_id, "dead_at": utcnow().isoformat()},
+        )
         pipe.xack(self.stream, self.group, message_id)
         pipe.execute()
         self.stats.dead_lettered += 1

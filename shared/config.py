@@ -114,3 +114,45 @@ def load_settings(service: str) -> Settings:
         storage_dir=Path(env("STORAGE_DIR", str(var_dir / "storage"))),
         public_url=env("PUBLIC_URL", service_url_for("gateway")),
     )
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    """Tuning of a service's bus process (`flask --app services.X bus`); every value has a safe default."""
+
+    claim_idle_ms: int = 30_000  # a message pending this long on a dead consumer is taken over
+    max_deliveries: int = 5  # failed deliveries (not counting outages) before a message is dead-lettered
+    reclaim_page: int = 50  # messages taken over per turn, so a backlog is not claimed in one storm
+    stall_s: float = 60.0  # a loop with no successful turn for this long makes the health check fail
+    hang_exit_s: float = 300.0  # a loop with no turn at all for this long ends the process (a supervisor restarts it)
+    rerelay_window_s: float = 300.0  # outbox rows published this recently are sent again after a Redis restart
+    stream_retention_s: float = 24 * 3600.0  # consumed stream entries are trimmed once older than this
+    dead_letter_retention_s: float = 30 * 24 * 3600.0
+    outbox_retention_s: float = 7 * 24 * 3600.0  # published outbox rows are purged after this
+    # Must outlive the outbox rows: a Redis that lost its data gets every retained row again, and only this
+    # table tells a consumer that it already applied one.
+    inbox_retention_s: float = 30 * 24 * 3600.0
+    housekeeping_every_s: float = 300.0
+
+
+def load_bus_settings() -> BusSettings:
+    defaults = BusSettings()
+
+    def number(name: str, default: float) -> float:
+        raw = env(f"BUS_{name.upper()}")
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"BUS_{name.upper()} must be a number, got {raw!r}") from exc
+        if value <= 0:
+            raise ConfigError(f"BUS_{name.upper()} must be positive, got {raw!r}")
+        return value
+
+    values = {f: number(f, getattr(defaults, f)) for f in defaults.__dataclass_fields__}
+    for whole in ("claim_idle_ms", "max_deliveries", "reclaim_page"):
+        values[whole] = int(values[whole])
+    if values["inbox_retention_s"] < values["outbox_retention_s"] + values["rerelay_window_s"]:
+        raise ConfigError("BUS_INBOX_RETENTION_S must be longer than BUS_OUTBOX_RETENTION_S")
+    return BusSettings(**values)

@@ -8,7 +8,11 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from shared.resilience import is_transient
+
 log = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = "the service is briefly unavailable (its database or Redis is down); nothing was saved, try again"
 
 
 class ApiError(Exception):
@@ -42,6 +46,13 @@ def error_response(exc: Exception) -> tuple[Response, int]:
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify({"error": {"code": code, "message": exc.description, "field": None}}), exc.code or 500
+    if is_transient(exc):
+        # The database or Redis is briefly down: the transaction rolled back, nothing was written; say so and
+        # ask the client to retry instead of answering with a server error.
+        log.warning("dependency unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        response = jsonify({"error": {"code": "unavailable", "message": UNAVAILABLE_MESSAGE, "field": None}})
+        response.headers["Retry-After"] = "5"
+        return response, 503
     log.exception("unhandled error", exc_info=exc)
     return jsonify({"error": {"code": "server_error", "message": "internal error", "field": None}}), 500
 

@@ -10,10 +10,11 @@ import redis
 from flask import Blueprint, Flask, current_app, jsonify
 
 from shared.bus import Handler, Publisher, connect
-from shared.bus_process import run_bus_process
+from shared.bus_cli import register_bus_cli
 from shared.celery_app import celery_init_app
 from shared.config import load_settings
 from shared.db import Database, migrate
+from shared.dead_letters import DeadLetters
 from shared.errors import register_error_handlers
 from shared.logs import configure_logging, install_request_id
 
@@ -58,10 +59,7 @@ def _register_cli(app: Flask, outbox_model: type[Any], handlers: Callable[[Flask
         migrate(app.config["SERVICE"], app.config["DATABASE_URL"])
         click.echo(f"{app.config['SERVICE']}: database at head")
 
-    @app.cli.command("bus")
-    def bus_command() -> None:
-        """Run the outbox relay and the event consumer of this service until SIGTERM."""
-        run_bus_process(app, outbox_model, handlers(app))
+    register_bus_cli(app, outbox_model, handlers)
 
 
 def db() -> Database:
@@ -89,7 +87,11 @@ def _health_blueprint() -> Blueprint:
         except Exception as exc:  # noqa: BLE001
             checks["redis"] = f"error: {type(exc).__name__}"
         healthy = all(v == "ok" for v in checks.values())
-        body = {"status": "ok" if healthy else "degraded", "service": current_app.config["SERVICE"], **checks}
+        service = current_app.config["SERVICE"]
+        body: dict[str, object] = {"status": "ok" if healthy else "degraded", "service": service, **checks}
+        if healthy:
+            # Shown, not judged: a dead letter needs an operator (`bus dead-letters`), not a restart.
+            body["dead_letters"] = DeadLetters(redis_client()).counts().get(service, 0)
         return jsonify(body), 200 if healthy else 503
 
     return bp

@@ -14,6 +14,7 @@ TITLES = {
     405: ("Not allowed", "This page cannot be used like that."),
     413: ("Too large", "What you sent is larger than we accept."),
     429: ("Slow down", "Too many attempts in a short time. Please wait a minute and try again."),
+    503: ("Briefly unavailable", "Part of the system is restarting. Nothing was saved; please try again in a moment."),
 }
 
 
@@ -31,7 +32,10 @@ def _page(status: int):  # type: ignore[no-untyped-def]
 def init_error_pages(app: Flask) -> None:
     def handle(exc: Exception):  # type: ignore[no-untyped-def]
         body, status = error_response(exc)  # logs a bug once, whatever the caller gets
-        return (body, status) if _wants_json() else _page(status)
+        if _wants_json():
+            return body, status
+        page, status = _page(status)
+        return page, status, {"Retry-After": body.headers["Retry-After"]} if "Retry-After" in body.headers else {}
 
     for kind in (ApiError, HTTPException, Exception):
         app.register_error_handler(kind, handle)

@@ -69,10 +69,7 @@ def test_publish_is_at_most_once_per_event_id(redis_url: str, redis_server: Redi
     assert client.xlen(publisher.stream) == 1
 
 
-@pytest.mark.parametrize("use_autoclaim", [True, False], ids=["xautoclaim", "xpending+xclaim"])
-def test_message_of_a_killed_consumer_is_redelivered_to_another(
-    redis_url: str, redis_server: RedisServer, use_autoclaim: bool
-) -> None:
+def test_message_of_a_killed_consumer_is_redelivered_to_another(redis_url: str, redis_server: RedisServer) -> None:
     client = redis_server.client()
     # A real consumer process reads the message, then dies (SIGKILL) inside its handler, before XACK.
     script = textwrap.dedent(
@@ -104,7 +101,6 @@ def test_message_of_a_killed_consumer_is_redelivered_to_another(
         {"UserRegistered": lambda e: seen.append(e.event_id)},
         name="survivor",
         claim_idle_ms=50,
-        use_autoclaim=use_autoclaim,
     )
     wait_until(lambda: survivor.run_once(block_ms=50) or seen, timeout=10, what="reclaim")
     assert seen == [sent.event_id]
