@@ -87,6 +87,15 @@ class RedisServer:
         self.stop(signal.SIGKILL)  # a crash, not a clean shutdown: only the AOF can save the data
         self.start()
 
+    def restart_empty(self) -> None:
+        """A Redis that lost its data (disk lost, or a replica promoted before it had synced anything)."""
+        self.stop(signal.SIGKILL)
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.start()
+
+    def run_id(self) -> str:
+        return str(self.client().info("server")["run_id"])
+
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, decode_responses=True)
 
