@@ -41,6 +41,10 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on the existing cluster (after `start()` made it, or after `halt()`)."""
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
             _as_postgres([self.pg_ctl, "-D", str(self.data), "-l", str(self.base / "log"), "-o", options, "start"]),
@@ -50,6 +54,12 @@ class PostgresServer:
         import psycopg
 
         wait_until(lambda: psycopg.connect(self.admin_url).close() or True, what="postgres")
+
+    def halt(self) -> None:
+        """Stop the server, cutting every connection, but keep the cluster: the database is down until `resume()`."""
+        subprocess.run(
+            _as_postgres([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]), check=True, capture_output=True
+        )
 
     @property
     def admin_url(self) -> str:
