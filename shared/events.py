@@ -1,7 +1,12 @@
 """Message schemas: past-tense dataclasses inside one envelope, JSON on the wire.
 
 An `Envelope` carries (event_id, type, occurred_at, version, payload). Payload classes are registered by
-their type name so a consumer can turn the wire JSON back into the typed dataclass.
+their type name so a consumer can turn the wire JSON back into the typed dataclass. The envelope's `version` is
+the payload's *schema* version. The snapshot events that other services keep copies from also carry a
+`revision`: the version of the aggregate they describe (the source row's revision, +1 on every change). The bus
+is at-least-once and retries a failed message later, so a consumer can see an older snapshot after a newer one:
+it applies only revisions newer than the one it stored. `revision` None means the event was sent before
+revisions existed; it is applied as it comes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ def utcnow() -> datetime:
 
 class UnknownEventType(ValueError):
     pass
+
+
+def is_newer(revision: int | None, stored: int | None) -> bool:
+    """Whether a snapshot at `revision` may replace a copy kept at revision `stored` (None: no copy yet).
+
+    A snapshot without a revision (sent before revisions existed) is applied as it comes, as before.
+    """
+    return revision is None or stored is None or revision > stored
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,10 @@ class UserRolesChanged(DomainEvent):
 # --- matching -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EventCreated(DomainEvent):
-    """An insight day was created. Times are ISO-8601 in UTC; `timezone` is the IANA zone shown to users."""
+    """An insight day was created. Times are ISO-8601 in UTC; `timezone` is the IANA zone shown to users.
+
+    `revision`: the insight day row's revision, +1 on every change (1 here); consumers apply only newer revisions.
+    """
 
     event_id: int
     title: str
@@ -99,39 +115,60 @@ class EventCreated(DomainEvent):
     ends_at: str
     timezone: str
     organiser_id: int
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
 class EventUpdated(DomainEvent):
+    """The insight day after a change (full snapshot, same fields as EventCreated).
+
+    `revision`: the insight day row's revision, +1 on every change; consumers apply only newer revisions.
+    """
+
     event_id: int
     title: str
     starts_at: str
     ends_at: str
     timezone: str
     organiser_id: int
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
 class ThesaurusUpdated(DomainEvent):
-    """The full list of theme names of an insight day after a change (posters checks project themes with it)."""
+    """The full list of theme names of an insight day after a change (posters checks project themes with it).
+
+    `revision`: the day's thesaurus revision (its own counter, not the day's), +1 on every thesaurus change;
+    consumers apply only newer revisions.
+    """
 
     event_id: int
     themes: list[str]
+    revision: int | None = None
 
 
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):
+    """A project was created.
+
+    `revision`: the project row's revision, +1 on every change (1 here); consumers apply only newer revisions.
+    """
+
     project_id: int
     event_id: int
     owner_id: int
     title: str
     themes: list[str]
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
 class ProjectUpdated(DomainEvent):
-    """The project's title, themes or visibility changed (hidden projects are off the gallery)."""
+    """The project's title, themes or visibility changed (hidden projects are off the gallery).
+
+    `revision`: the project row's revision, +1 on every change; consumers apply only newer revisions.
+    """
 
     project_id: int
     event_id: int
@@ -139,13 +176,21 @@ class ProjectUpdated(DomainEvent):
     title: str
     themes: list[str]
     hidden: bool = False
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
 class ProjectDeleted(DomainEvent):
+    """The project is gone.
+
+    `revision`: the project row's revision, +1 on every change (the one after its last update); consumers apply
+    only newer revisions and keep a tombstone at this revision so a late older snapshot cannot bring it back.
+    """
+
     project_id: int
     event_id: int
     owner_id: int
+    revision: int | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def handlers(app: Flask) -> dict[str, Handler]:
 
     def on_project_changed(session: Session, event: ProjectPublished | ProjectUpdated | ProjectDeleted) -> None:
         if isinstance(event, ProjectDeleted):
-            service.forget_project(session, event.project_id)
+            service.forget_project(session, event)
         else:
             service.keep_project(session, event)
 

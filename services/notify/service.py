@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.notify.adapters.orm import Email, KnownEvent, Notification, Recipient
 from services.notify.domain import messages, rules
 from shared.db import Database
-from shared.events import EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered, utcnow
+from shared.events import EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered, is_newer, utcnow
 
 
 class NotFound(LookupError):
@@ -82,16 +82,20 @@ def add_message(
 
 
 def apply_event_changed(session: Session, event: EventCreated | EventUpdated) -> None:
-    session.merge(
-        KnownEvent(
-            id=event.event_id,
-            title=event.title,
-            starts_at=datetime.fromisoformat(event.starts_at).astimezone(UTC),
-            ends_at=datetime.fromisoformat(event.ends_at).astimezone(UTC),
-            timezone=event.timezone,
-            updated_at=utcnow(),
-        )
-    )
+    """Keep our copy of the insight day; an older snapshot arriving late (a retried message) is skipped."""
+    row = session.get(KnownEvent, event.event_id, with_for_update=True)
+    if row is None:
+        row = KnownEvent(id=event.event_id, revision=0)
+        session.add(row)
+    elif not is_newer(event.revision, row.revision):
+        return
+    row.title = event.title
+    row.starts_at = datetime.fromisoformat(event.starts_at).astimezone(UTC)
+    row.ends_at = datetime.fromisoformat(event.ends_at).astimezone(UTC)
+    row.timezone = event.timezone
+    row.updated_at = utcnow()
+    if event.revision is not None:
+        row.revision = event.revision
 
 
 def from_source(db: Database, source_event_id: str) -> tuple[list[Notification], list[int]]:

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.posters.adapters.orm import KnownEvent, Outbox, PosterRow, ProjectRow, ProjectTheme, ProjectTool
+from services.posters.adapters.orm import (
+    KnownEvent,
+    Outbox,
+    PosterRow,
+    ProjectIdIssued,
+    ProjectRow,
+    ProjectTheme,
+    ProjectTool,
+)
 from services.posters.adapters.search import SearchDocument, SearchIndex
 from services.posters.adapters.storage import BlobStorage
 from services.posters.blobs import blobs_of, release_blobs
@@ -47,23 +55,30 @@ class ProjectInput:
 
 
 # --- helpers shared with uploads.py ---------------------------------------------------------------------
-def get_project(session: Session, project_id: int) -> ProjectRow:
-    row = session.get(ProjectRow, project_id)
+def get_project(session: Session, project_id: int, *, for_update: bool = False) -> ProjectRow:
+    """The project; `for_update` locks its row until commit (Postgres; SQLite's write lock serialises anyway):
+    what a change that announces the project must do, so concurrent changes get distinct revisions and each
+    event carries the row as its own change left it."""
+    if for_update:
+        stmt = select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
+        row = session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+    else:
+        row = session.get(ProjectRow, project_id)
     if row is None:
         raise NotFound("project")
     return row
 
 
-def visible_project(session: Session, viewer: Viewer, project_id: int) -> ProjectRow:
+def visible_project(session: Session, viewer: Viewer, project_id: int, *, for_update: bool = False) -> ProjectRow:
     """The project if this viewer may see it; a hidden project is 'not found' to everyone else."""
-    row = get_project(session, project_id)
+    row = get_project(session, project_id, for_update=for_update)
     if row.hidden and not (viewer.owns(row.owner_id) or viewer.is_organiser):
         raise NotFound("project")
     return row
 
 
-def owned_project(session: Session, viewer: Viewer, project_id: int) -> ProjectRow:
-    row = visible_project(session, viewer, project_id)
+def owned_project(session: Session, viewer: Viewer, project_id: int, *, for_update: bool = False) -> ProjectRow:
+    row = visible_project(session, viewer, project_id, for_update=for_update)
     if not viewer.owns(row.owner_id):
         raise Forbidden("only the project's author may change it")
     return row
@@ -133,6 +148,18 @@ def _apply(session: Session, row: ProjectRow, data: ProjectInput, thesaurus: lis
     row.tools.extend(ProjectTool(key=t.key, label=t.label, position=i) for i, t in enumerate(tools))
 
 
+def _new_project_id(session: Session) -> int | None:
+    """A project id never issued before (None: let Postgres's sequence pick one, it never reuses). On SQLite the
+    newest project's id would come back after its delete, and matching's tombstone of it would hide the new one."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    issued = ProjectIdIssued()
+    session.add(issued)
+    session.flush()
+    session.delete(issued)  # AUTOINCREMENT remembers the highest id; the row itself is not needed
+    return issued.id
+
+
 def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: int, data: ProjectInput) -> ProjectRow:
     with db.unit_of_work() as session:
         event = session.get(KnownEvent, event_id)
@@ -146,7 +173,14 @@ def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: i
                 "authors": data.authors or [viewer.display_name or f"User {viewer.user_id}"],
             }
         )
-        row = ProjectRow(event_id=event_id, owner_id=viewer.user_id, owner_name=viewer.display_name, hidden=False)
+        row = ProjectRow(
+            id=_new_project_id(session),
+            event_id=event_id,
+            owner_id=viewer.user_id,
+            owner_name=viewer.display_name,
+            hidden=False,
+            revision=1,
+        )
         session.add(row)
         _apply(session, row, defaults, list(event.thesaurus or []))
         session.flush()
@@ -160,6 +194,7 @@ def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: i
                 owner_id=viewer.user_id,
                 title=row.title,
                 themes=[t.label for t in row.themes],
+                revision=row.revision,
             ),
         )
         return row
@@ -169,7 +204,7 @@ def update_project(
     db: Database, index: SearchIndex, viewer: Viewer, project_id: int, changes: dict[str, object]
 ) -> ProjectRow:
     with db.unit_of_work() as session:
-        row = owned_project(session, viewer, project_id)
+        row = owned_project(session, viewer, project_id, for_update=True)
         current = ProjectInput(
             title=row.title,
             summary=row.summary,
@@ -187,11 +222,19 @@ def update_project(
         _apply(session, row, merged, list(event.thesaurus or []) if event else [])
         row.updated_at = datetime.now(UTC)
         reindex(session, index, row)
+        next_revision(row)
         outbox.record(session, Outbox, project_updated(row))
         return row
 
 
+def next_revision(row: ProjectRow) -> int:
+    """Count a change of the project (on a row loaded `for_update`); its event carries the new revision."""
+    row.revision = (row.revision or 0) + 1
+    return row.revision
+
+
 def project_updated(row: ProjectRow) -> ProjectUpdated:
+    """The snapshot after a change (counted with `next_revision`), at the row's revision."""
     return ProjectUpdated(
         project_id=row.id,
         event_id=row.event_id,
@@ -199,19 +242,23 @@ def project_updated(row: ProjectRow) -> ProjectUpdated:
         title=row.title,
         themes=[t.label for t in row.themes],
         hidden=bool(row.hidden),
+        revision=row.revision,
     )
 
 
 def delete_project(db: Database, storage: BlobStorage, index: SearchIndex, viewer: Viewer, project_id: int) -> None:
     with db.unit_of_work() as session:
-        row = owned_project(session, viewer, project_id)
+        row = owned_project(session, viewer, project_id, for_update=True)
         posters = session.scalars(select(PosterRow).where(PosterRow.project_id == row.id)).all()
         shas = {sha for p in posters for sha in blobs_of(p)}
         for poster in posters:
             session.delete(poster)
         index.remove(session, row.id)
         bump_search_version(session, row.event_id)
-        outbox.record(session, Outbox, ProjectDeleted(project_id=row.id, event_id=row.event_id, owner_id=row.owner_id))
+        deleted = ProjectDeleted(
+            project_id=row.id, event_id=row.event_id, owner_id=row.owner_id, revision=next_revision(row)
+        )
+        outbox.record(session, Outbox, deleted)
         session.delete(row)
     release_blobs(db, storage, shas)
 
@@ -220,11 +267,12 @@ def set_hidden(db: Database, viewer: Viewer, project_id: int, hidden: bool, reas
     if not viewer.is_organiser:
         raise Forbidden("only organisers may hide or unhide projects")
     with db.unit_of_work() as session:
-        row = get_project(session, project_id)
+        row = get_project(session, project_id, for_update=True)
         row.hidden = hidden
         row.hidden_reason = reason if hidden else None
         row.hidden_by = viewer.user_id if hidden else None
         row.hidden_at = datetime.now(UTC) if hidden else None
         bump_search_version(session, row.event_id)
+        next_revision(row)
         outbox.record(session, Outbox, project_updated(row))
         return row

@@ -48,6 +48,24 @@ def test_organiser_creates_edits_and_everyone_signed_in_reads(app, as_user) -> N
     assert events[1].title == "Renamed day" and events[1].event_id == day_id
 
 
+def test_every_change_of_a_day_takes_the_next_revision(app, as_user) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    organiser = as_user(app, 1, "organiser")
+    day_id = client.post("/api/v1/events", json=DAY, headers=organiser).json["id"]
+    for title in ("Second title", "Third title"):
+        assert client.patch(f"/api/v1/events/{day_id}", json={"title": title}, headers=organiser).status_code == 200
+    refused = client.patch(f"/api/v1/events/{day_id}", json={"ends_at": "2026-11-30T09:00:00+00:00"}, headers=organiser)
+    assert refused.status_code == 400  # refused: nothing changed, nothing announced, no revision taken
+    events = [e.parse() for e in _outbox(app)]
+    assert [(type(e), e.title, e.revision) for e in events] == [  # type: ignore[attr-defined]
+        (EventCreated, DAY["title"], 1),
+        (EventUpdated, "Second title", 2),
+        (EventUpdated, "Third title", 3),
+    ]
+    with app.extensions["db"].unit_of_work() as session:
+        assert session.get(InsightDayRow, day_id).revision == 3
+
+
 def test_unauthenticated_is_401_and_wrong_role_is_403(app, as_user) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
     assert client.get("/api/v1/events").status_code == 401

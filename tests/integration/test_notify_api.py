@@ -131,6 +131,35 @@ def test_insight_days_are_copied_from_matching_events(app: Flask) -> None:
     assert count(app, KnownEvent) == 1
 
 
+def test_a_late_older_insight_day_update_does_not_overwrite_a_newer_one(app: Flask) -> None:
+    def day(cls: type, revision: int | None, title: str, starts_at: str) -> Envelope:
+        return cls(
+            event_id=5,
+            title=title,
+            starts_at=starts_at,
+            ends_at="2026-05-06T16:00:00+00:00",
+            timezone="Europe/London",
+            organiser_id=1,
+            revision=revision,
+        ).envelope()
+
+    created = day(EventCreated, 1, "Spring day", "2026-05-04T08:00:00+00:00")
+    v2 = day(EventUpdated, 2, "Spring day (moved)", "2026-05-05T08:00:00+00:00")
+    v3 = day(EventUpdated, 3, "Spring day (moved again)", "2026-05-06T08:00:00+00:00")
+    consumer = consume(app, created, v3, v2)  # v2 failed at first; its retry arrives after v3
+    assert consumer.stats.failed == 0
+    with app.extensions["db"].unit_of_work() as session:
+        kept = session.get(KnownEvent, 5)
+        assert kept is not None and (kept.title, kept.revision) == ("Spring day (moved again)", 3)
+        assert kept.starts_at.replace(tzinfo=None).isoformat() == "2026-05-06T08:00:00"
+    assert count(app, ProcessedEvent) == 3  # the skipped one is handled, not retried forever
+
+    consume(app, day(EventUpdated, None, "Legacy update", "2026-05-06T09:00:00+00:00"))  # sent before revisions
+    with app.extensions["db"].unit_of_work() as session:
+        kept = session.get(KnownEvent, 5)
+        assert kept is not None and (kept.title, kept.revision) == ("Legacy update", 3)
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

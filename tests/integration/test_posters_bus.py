@@ -77,3 +77,54 @@ def test_event_updates_and_thesaurus_reach_the_local_copy(make_app):  # type: ig
     with app.extensions["db"].unit_of_work() as session:
         event = session.get(KnownEvent, 5)
         assert (event.title, event.timezone) == ("Renamed day", "Europe/Paris")
+
+
+def _day(cls, revision, title):  # type: ignore[no-untyped-def]
+    return cls(
+        event_id=5,
+        title=title,
+        starts_at="2026-06-01T08:00:00+00:00",
+        ends_at="2026-06-01T15:00:00+00:00",
+        timezone="Europe/Paris",
+        organiser_id=1,
+        revision=revision,
+    ).envelope()
+
+
+def test_a_late_older_event_update_does_not_overwrite_a_newer_one(make_app):  # type: ignore[no-untyped-def]
+    from services.posters.adapters.orm import KnownEvent, ProcessedEvent
+    from shared.events import EventCreated, EventUpdated
+
+    app = make_app("posters", RATE_LIMITS=False)
+    apply = handlers(app)
+    apply["EventCreated"](_day(EventCreated, 1, "Day"))
+    apply["EventUpdated"](_day(EventUpdated, 3, "Day v3"))
+    apply["EventUpdated"](_day(EventUpdated, 2, "Day v2"))  # failed first, retried after v3
+    apply["EventCreated"](_day(EventCreated, 1, "Day"))  # a redelivered creation (new id: not deduplicated)
+    with app.extensions["db"].unit_of_work() as session:
+        event = session.get(KnownEvent, 5)
+        assert (event.title, event.revision) == ("Day v3", 3)
+        assert session.query(ProcessedEvent).count() == 4  # skipped ones count as handled: not retried again
+    apply["EventUpdated"](_day(EventUpdated, 4, "Day v4"))
+    with app.extensions["db"].unit_of_work() as session:
+        assert session.get(KnownEvent, 5).title == "Day v4"
+
+
+def test_a_late_older_thesaurus_does_not_overwrite_a_newer_one(make_app):  # type: ignore[no-untyped-def]
+    from services.posters.adapters.orm import KnownEvent
+    from shared.events import EventCreated, EventUpdated, ThesaurusUpdated
+
+    app = make_app("posters", RATE_LIMITS=False)
+    apply = handlers(app)
+    apply["EventCreated"](_day(EventCreated, 1, "Day"))
+    apply["ThesaurusUpdated"](ThesaurusUpdated(event_id=5, themes=["Privacy", "Genomics"], revision=2).envelope())
+    apply["ThesaurusUpdated"](ThesaurusUpdated(event_id=5, themes=["Privacy"], revision=1).envelope())
+    # The thesaurus has its own counter: a day update at a lower number leaves it alone, and vice versa.
+    apply["EventUpdated"](_day(EventUpdated, 2, "Renamed"))
+    with app.extensions["db"].unit_of_work() as session:
+        event = session.get(KnownEvent, 5)
+        assert (event.thesaurus, event.thesaurus_revision) == (["Privacy", "Genomics"], 2)
+        assert (event.title, event.revision) == ("Renamed", 2)
+    client = app.test_client()
+    created = client.post("/api/v1/events/5/projects", json=project_body(themes=["genomics"]), headers=author(app))
+    assert created.status_code == 201 and created.get_json()["themes"] == ["Genomics"]

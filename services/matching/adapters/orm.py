@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.events import utcnow
@@ -32,13 +32,19 @@ class InsightDayRow(Base):
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     timezone: Mapped[str] = mapped_column(String(64))
     organiser_id: Mapped[int] = mapped_column(Integer, index=True)
+    # +1 on every change; the EventCreated/EventUpdated snapshot carries it so copies apply only newer ones.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class ProjectCopy(Base):
     """What matching needs of posters' projects (who authors what, on which themes), kept from their events.
-    Author chat slots and themed breakouts use it; matching never reads the posters database."""
+    Author chat slots and themed breakouts use it; matching never reads the posters database.
+
+    `revision` is the revision of the last snapshot applied (older ones are skipped). A deleted project stays as
+    a tombstone (`deleted`, at the ProjectDeleted revision) so a late older snapshot cannot bring it back: every
+    read must leave tombstones out (`service.project_copies` / `service.project_copy`)."""
 
     __tablename__ = "projects"
 
@@ -48,4 +54,6 @@ class ProjectCopy(Base):
     title: Mapped[str] = mapped_column(String(300))
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -43,7 +43,23 @@ class KnownEvent(Base):
     thesaurus: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Bumped whenever a searchable project of this event changes: the similarity cache key.
     search_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Revisions of the last EventCreated/EventUpdated and of the last ThesaurusUpdated applied (two counters
+    # at matching): an older snapshot arriving late (a retried message) is skipped.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thesaurus_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ProjectIdIssued(Base):
+    """SQLite only: project ids that are never handed out twice. SQLite's INTEGER PRIMARY KEY takes max(id) + 1,
+    so deleting the newest project would give its id to the next one, and matching keeps a tombstone of every
+    deleted project at its last revision (it would ignore the newcomer). AUTOINCREMENT remembers the highest id
+    ever issued; rows are deleted right away. Postgres's sequence never reuses an id, so it is not used there."""
+
+    __tablename__ = "project_ids"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ProjectRow(Base):
@@ -69,6 +85,8 @@ class ProjectRow(Base):
     hidden_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     hidden_by: Mapped[int | None] = mapped_column(Integer, default=None)
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # +1 on every announced change (ProjectPublished is 1); the events carry it so copies apply only newer ones.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
