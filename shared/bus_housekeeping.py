@@ -54,14 +54,26 @@ def trim_stream(client: redis.Redis, stream: str, retention_s: float, *, approxi
     """Trim entries every group is done with and older than the retention window; returns how many went."""
     if not client.exists(stream):
         return 0
-    return int(client.xtrim(stream, minid=safe_trim_id(client, stream, retention_s), approximate=approximate))
+    return _trim_to(client, stream, safe_trim_id(client, stream, retention_s), approximate)
+
+
+def _trim_to(client: redis.Redis, stream: str, minid: str, approximate: bool) -> int:
+    # An approximate XTRIM removes at most 10,000 entries per call (Redis's default LIMIT), which keeps each
+    # call short; repeat until nothing more goes.
+    removed = 0
+    for _ in range(10_000):
+        step = int(client.xtrim(stream, minid=minid, approximate=approximate))
+        removed += step
+        if step == 0 or not approximate:
+            break
+    return removed
 
 
 def trim_dead_letters(client: redis.Redis, dead_stream: str, retention_s: float, *, approximate: bool = True) -> int:
     if not client.exists(dead_stream):
         return 0
     floor_ms = int(time.time() * 1000) - int(retention_s * 1000)
-    return int(client.xtrim(dead_stream, minid=f"{max(floor_ms, 0)}-0", approximate=approximate))
+    return _trim_to(client, dead_stream, f"{max(floor_ms, 0)}-0", approximate)
 
 
 def purge_rows(db: Database, table: Table, time_column: str, older_than_s: float, batch: int = 1000) -> int:

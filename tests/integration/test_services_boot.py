@@ -42,7 +42,7 @@ def test_boots_migrates_from_empty_and_is_healthy(  # type: ignore[no-untyped-de
     assert app.extensions["db"].engine.dialect.name == database
     response = app.test_client().get("/healthz")
     assert response.status_code == 200, response.json
-    assert response.json == {"status": "ok", "service": service, "database": "ok", "redis": "ok"}
+    assert response.json == {"status": "ok", "service": service, "database": "ok", "redis": "ok", "dead_letters": 0}
 
     db = app.extensions["db"]
     orm = importlib.import_module(f"services.{service}.adapters.orm")

@@ -57,9 +57,8 @@ class PostgresServer:
 
     def halt(self) -> None:
         """Stop the server, cutting every connection, but keep the cluster: the database is down until `resume()`."""
-        subprocess.run(
-            _as_postgres([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]), check=True, capture_output=True
-        )
+        stop = [self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres(stop), check=True, capture_output=True)
 
     @property
     def admin_url(self) -> str:
