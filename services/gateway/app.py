@@ -83,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.gateway.limits import init_limits
     from services.gateway.proxy import init_proxy
     from services.gateway.realtime import init_socketio
+    from services.gateway.system_status import bp as status_bp
     from services.gateway.vendor import init_vendor
     from services.gateway.web import bp as web_bp
     from services.gateway.web_posters import bp as posters_web_bp
@@ -92,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(posters_web_bp)
+    app.register_blueprint(status_bp)
     init_vendor(app)
     init_proxy(app)  # its catch-all /api/v1/<path> only gets what no gateway view matched
     init_limits(app)

@@ -393,3 +393,33 @@ def test_organiser_sees_upload_failures_and_hides_a_project(
         assert len(problems) == 1 and "status of 403" in problems[0], problems  # only the refused failures page
     finally:
         context.close()
+
+
+def test_organiser_sees_the_system_status_and_dead_letters(system: System, browser: Browser, event_id: int) -> None:
+    """The operator's page on the real system: all four services and their bus processes healthy, then a dead
+    letter shows up in the count (the bus processes heartbeat every few seconds)."""
+    context, page, problems = _context(browser)
+    try:
+        _sign_in(page, system.url, ORGANISER[0], ORGANISER[1])
+        page.get_by_role("link", name="System status").click()
+        expect(page.get_by_role("heading", name="System status")).to_be_visible()
+        rows = page.locator("table.status-table tbody tr")
+        expect(rows).to_have_count(4)
+        for service in ("gateway", "posters", "matching", "notify"):
+            row = page.locator(f'tr[data-service="{service}"]')
+            expect(row.locator("td").nth(0)).to_have_text("ok")
+            expect(row.locator("td").nth(3)).to_have_text("ok", timeout=20_000)  # the bus heartbeat
+        expect(page.get_by_text("Everything is running.")).to_be_visible()
+
+        client = system.redis.client()
+        client.xadd(
+            "insightdays:events:dead",
+            {"event": "{}", "type": "ProjectPublished", "group": "matching", "reason": "failed 5 deliveries"},
+        )
+        page.reload()
+        expect(page.locator('tr[data-service="matching"] td.dead-letters')).to_have_text("1")
+        expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+        client.delete("insightdays:events:dead")
+    finally:
+        context.close()
+    assert problems == []
