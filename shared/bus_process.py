@@ -125,7 +125,7 @@ class BusProcess:
 
         def step() -> float:
             ok, detail = self.healthy()
-            client.set(key, json.dumps({"ok": ok, "pid": os.getpid(), **detail}), ex=int(HEARTBEAT_EVERY_S * 4))
+            client.set(key, json.dumps({"ok": ok, "pid": os.getpid(), **detail}), px=int(HEARTBEAT_EVERY_S * 4000))
             if not ok:
                 log.warning("bus unhealthy", extra={"service": self.service, **detail})
             return HEARTBEAT_EVERY_S
