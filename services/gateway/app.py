@@ -80,6 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.gateway.api import bp as api_bp
     from services.gateway.cli import register_cli
     from services.gateway.error_pages import init_error_pages
+    from services.gateway.feature_pages import register_feature_pages
     from services.gateway.limits import init_limits
     from services.gateway.proxy import init_proxy
     from services.gateway.realtime import init_socketio
@@ -94,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(posters_web_bp)
     app.register_blueprint(status_bp)
+    register_feature_pages(app)
     init_vendor(app)
     init_proxy(app)  # its catch-all /api/v1/<path> only gets what no gateway view matched
     init_limits(app)

@@ -22,8 +22,15 @@ def handlers(app: Flask) -> dict[str, Handler]:
             service.keep_project(session, event)
 
     project_copy = idempotent(db, ProcessedEvent, on_project_changed)
-    return {
+    shared_handlers: dict[str, Handler] = {
         ProjectPublished.__name__: project_copy,
         ProjectUpdated.__name__: project_copy,
         ProjectDeleted.__name__: project_copy,
     }
+    from services.matching.features import feature_handlers
+
+    features = feature_handlers(app)
+    clash = shared_handlers.keys() & features.keys()
+    if clash:
+        raise RuntimeError(f"a matching feature handles events the service root handles: {sorted(clash)}")
+    return {**shared_handlers, **features}

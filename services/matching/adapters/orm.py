@@ -57,3 +57,9 @@ class ProjectCopy(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# Each feature's tables live beside its code (services/matching/<feature>/models.py) on this same Base.
+from services.matching.features import import_models  # noqa: E402 - after Base, which the feature models use
+
+import_models()
