@@ -135,6 +135,7 @@ class Consumer:
         self.health = health or LoopHealth(f"consumer:{group}")
         self.stats = ConsumerStats()
         self._reclaim_cursor = "0-0"
+        self._held: list[str] = []  # ids of the batch being processed
         self._stopping = threading.Event()
 
     def ensure_group(self) -> None:
@@ -147,10 +148,7 @@ class Consumer:
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Take over one page of stale pending messages, then read new ones; returns how many were processed."""
-        processed = 0
-        for message_id, fields in self._reclaim_page():
-            self._process(message_id, fields, redelivered=True)
-            processed += 1
+        processed = self._process_batch(self._reclaim_page(), redelivered=True)
         response = self.client.xreadgroup(
             self.group,
             self.name,
@@ -159,10 +157,22 @@ class Consumer:
             block=self.block_ms if block_ms is None else block_ms,
         )
         for _stream, messages in response or []:
-            for message_id, fields in messages:
-                self._process(message_id, fields, redelivered=False)
-                processed += 1
+            processed += self._process_batch(messages, redelivered=False)
         return processed
+
+    def _process_batch(self, messages: list[tuple[str, dict[str, str]]], *, redelivered: bool) -> int:
+        # The whole batch is pending on this consumer until each message is acknowledged; while one waits out an
+        # outage, `_keep_claim` keeps the rest of the batch ours too.
+        self._held = [message_id for message_id, _fields in messages]
+        done = 0
+        for message_id, fields in messages:
+            if self._stopping.is_set():
+                break  # what is left stays pending and is taken over after claim_idle_ms
+            self._process(message_id, fields, redelivered=redelivered)
+            self._held.remove(message_id)
+            done += 1
+        self._held = []
+        return done
 
     def run_forever(self) -> None:
         """Consume until `stop()`, surviving any error (logged, capped backoff); recreates a vanished group."""
@@ -227,13 +237,13 @@ class Consumer:
             self.stats.ignored += 1
             self.client.xack(self.stream, self.group, message_id)
             return
-        if not self._handle(handler, envelope, message_id):
+        if not self._handle(handler, envelope):
             self.stats.failed += 1
             return  # stays pending; reclaimed after claim_idle_ms, counted as a delivery
         self.client.xack(self.stream, self.group, message_id)
         self.stats.handled += 1
 
-    def _handle(self, handler: Handler, envelope: Envelope, message_id: str) -> bool:
+    def _handle(self, handler: Handler, envelope: Envelope) -> bool:
         """Run the handler; on an outage hold this message until the dependencies are back and retry it."""
         quick = 0
         while True:
@@ -254,7 +264,7 @@ class Consumer:
                     return False
                 log.warning("dependencies down: holding the message, taking no new work", extra=extra)
                 self.stats.outage_waits += 1
-                self._wait_for_dependencies(message_id)
+                self._wait_for_dependencies()
                 quick = 0
 
     def _dependencies_ok(self) -> bool:
@@ -266,21 +276,24 @@ class Consumer:
             return False
         return True
 
-    def _wait_for_dependencies(self, message_id: str) -> None:
+    def _wait_for_dependencies(self) -> None:
         backoff = Backoff(base_s=0.25, cap_s=5.0)
         while not self._stopping.is_set():
             self.health.iterated()  # alive, but not succeeding: the heartbeat turns unhealthy after a while
-            self._keep_claim(message_id)
-            self._stopping.wait(backoff.next_delay())
+            self._keep_claim()
+            # Renew the claim well within claim_idle_ms, however long the backoff has grown.
+            self._stopping.wait(min(backoff.next_delay(), self.claim_idle_ms / 3000))
             if self._dependencies_ok():
                 log.info("dependencies back: retrying the held message", extra={"group": self.group})
                 return
 
-    def _keep_claim(self, message_id: str) -> None:
-        """Reset the message's idle time without counting a delivery (JUSTID), so no other consumer takes it
-        over and bumps its delivery count while this one is only waiting out an outage."""
+    def _keep_claim(self) -> None:
+        """Reset the held messages' idle time without counting a delivery (JUSTID), so no other consumer takes
+        them over and bumps their delivery counts while this one is only waiting out an outage."""
+        if not self._held:
+            return
         try:
-            self.client.xclaim(self.stream, self.group, self.name, 0, [message_id], justid=True)
+            self.client.xclaim(self.stream, self.group, self.name, 0, self._held, justid=True)
         except Exception:  # noqa: BLE001, S110 - Redis may be the dependency that is down
             pass
 

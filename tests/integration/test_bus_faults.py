@@ -130,30 +130,38 @@ def test_an_outage_is_waited_out_without_new_work_or_dead_letters(
         outage.check()
         applied.append(envelope.event_id)
 
-    consumer = Consumer(
-        client,
-        "notify",
-        {"UserRegistered": handler},
-        block_ms=100,
-        max_deliveries=2,
-        claim_idle_ms=200,  # short: if an outage counted as deliveries, this would dead-letter within a second
-        dependencies=[outage.check],
-    )
-    running(consumer)
+    def replica(name: str) -> Consumer:
+        return Consumer(
+            client,
+            "notify",
+            {"UserRegistered": handler},
+            name=name,
+            block_ms=100,
+            max_deliveries=2,
+            claim_idle_ms=200,  # short: if the outage counted as deliveries, this would dead-letter within a second
+            dependencies=[outage.check],
+        )
+
+    consumers = [replica("a"), replica("b")]  # two bus processes of one service
+    consumers[0].ensure_group()
     events = [registered(i) for i in range(20)]
     for e in events:
         Publisher(client).publish(e)
-    wait_until(lambda: consumer.stats.outage_waits == 1, what="the consumer to notice the outage")
+    running(consumers[0])  # reads all 20 in one batch and meets the outage on the first
+    wait_until(lambda: consumers[0].stats.outage_waits == 1, what="the consumer to notice the outage")
+    running(consumers[1])  # an idle replica that takes over whatever stays idle for 200 ms
 
-    threading.Event().wait(2.0)  # the outage lasts; nothing new may be taken meanwhile
+    threading.Event().wait(2.0)  # the outage lasts ten claim-idle periods; nothing new may be taken meanwhile
     assert set(outage.attempts) == {events[0].event_id}
     pending = client.xpending_range(EVENTS_STREAM, "notify", "-", "+", 100)
-    assert [p["times_delivered"] for p in pending] == [1]  # held, not redelivered; 19 still unread
+    # The rest of the batch is held by the waiting consumer, never taken over by the replica: 1 delivery each.
+    assert len(pending) == 20 and {p["times_delivered"] for p in pending} == {1}
+    assert {p["consumer"] for p in pending} == {"a"}
 
     outage.end()
     wait_until(lambda: len(applied) == 20, timeout=20, what="everything after the outage")
-    assert applied == [e.event_id for e in events]
-    assert client.xlen(consumer.dead_letter_stream) == 0
+    assert sorted(applied) == sorted(e.event_id for e in events)
+    assert client.xlen(consumers[0].dead_letter_stream) == 0
     assert client.xpending(EVENTS_STREAM, "notify")["pending"] == 0
 
 
