@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Starts the whole system locally with native processes (honcho + Procfile); Ctrl-C stops everything.
+# Starts the whole system locally with native processes: every Procfile line under supervisord (scripts/supervise.py
+# writes var/supervisord.conf from the Procfile). A process that crashes is restarted, the others keep running;
+# output is prefixed with the process name and kept in var/log/NAME.log; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,26 +19,29 @@ export POSTERS_PORT=${POSTERS_PORT:-$(pick_port 8001)}
 export MATCHING_PORT=${MATCHING_PORT:-$(pick_port $((POSTERS_PORT + 1)))}
 export NOTIFY_PORT=${NOTIFY_PORT:-$(pick_port $((MATCHING_PORT + 1)))}
 
-procs=(gateway posters matching notify gateway-bus posters-bus matching-bus notify-bus
-       gateway-worker posters-worker matching-worker notify-worker notify-beat posters-beat)
-mkdir -p var/redis var/mail
+# Every process in the Procfile (web services, bus processes, Celery workers and beats), less what is given.
+without=()
+mkdir -p var/redis var/mail var/log
 if [ -z "${REDIS_URL:-}" ]; then  # a set REDIS_URL means "use that Redis, start none"
   export REDIS_PORT=${REDIS_PORT:-$(pick_port 6379)}
   export REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
-  procs+=(redis)
+else
+  without+=(--without redis)
 fi
 if [ -z "${SMTP_HOST:-}" ]; then  # no mail server given: a local sink keeps the mails in var/mail
   export SMTP_HOST=127.0.0.1
   export SMTP_PORT=${SMTP_PORT:-8025}
-  procs+=(smtp)
+else
+  without+=(--without smtp)
 fi
 
 for service in gateway posters matching notify; do
   .venv/bin/flask --app "services.$service" migrate
 done
 
-# Demo data goes in through the public API once the gateway answers, like a real organiser would.
-.venv/bin/python scripts/seed_demo.py --wait --url "http://127.0.0.1:${GATEWAY_PORT}" &
-
-echo "Insight Days starting: http://127.0.0.1:${GATEWAY_PORT}  (mail sink: var/mail, Ctrl-C stops everything)"
-exec .venv/bin/honcho start -f Procfile "${procs[@]}"
+echo "Insight Days starting: http://127.0.0.1:${GATEWAY_PORT}  (mail sink: var/mail, logs: var/log, Ctrl-C stops everything)"
+echo "A crashed process is restarted; see them with: .venv/bin/supervisorctl -c ${VAR_DIR:-var}/supervisord.conf status"
+# Demo data goes in through the public API once the gateway answers, like a real organiser would (a one-shot
+# program of the same supervisord, so Ctrl-C stops it too).
+exec .venv/bin/python scripts/supervise.py run "${without[@]}" \
+  --once "seed-demo=.venv/bin/python scripts/seed_demo.py --wait --url http://127.0.0.1:${GATEWAY_PORT}"

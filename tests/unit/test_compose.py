@@ -1,8 +1,11 @@
-"""docker-compose.yml is parsed and checked: every process has its env, a healthcheck and a safe start order."""
+"""docker-compose.yml is parsed and checked: every process has its env, a restart policy, a healthcheck that
+detects a stuck process and a safe start order; the Procfile (what `make run` supervises) runs the same set."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +80,97 @@ def test_each_beat_runs_the_schedule_of_its_own_service(compose: dict[str, Any],
     assert compose["services"][beat]["depends_on"][service]["condition"] == "service_healthy"
 
 
+def _procfile() -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+
+
 def test_procfile_runs_every_process_the_compose_file_runs(compose: dict[str, Any]) -> None:
-    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    procfile = _procfile()
     for name in [*PROCESSES, *BEATS]:
         assert name in procfile, f"Procfile lacks {name}"
+    # The same set both ways: locally the Procfile also starts Redis and a mail sink; compose has Postgres.
+    assert set(procfile) - {"smtp"} == set(compose["services"]) - {"postgres"}
+
+
+def _supervise() -> Any:
+    spec = importlib.util.spec_from_file_location("supervise", ROOT / "scripts" / "supervise.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_run_supervises_every_procfile_process_with_restarts(tmp_path: Path) -> None:
+    """scripts/run.sh runs scripts/supervise.py, whose supervisord config (parsed by supervisor itself) has every
+    Procfile line as a program that is restarted, backs off, and is stopped with its whole process group."""
+    from supervisor.datatypes import RestartUnconditionally
+    from supervisor.options import ServerOptions
+
     run_sh = (ROOT / "scripts" / "run.sh").read_text()
-    for name in [*PROCESSES, *BEATS]:
-        assert name in run_sh, f"scripts/run.sh does not start {name}"
+    assert "scripts/supervise.py run" in run_sh and "honcho" not in run_sh
+    assert "--without redis" in run_sh and "--without smtp" in run_sh  # REDIS_URL / SMTP_HOST given: not started
+
+    supervise = _supervise()
+    procfile = supervise.read_procfile(ROOT / "Procfile")
+    assert procfile == {name: command.strip() for name, command in _procfile().items()}
+    path = tmp_path / "supervisord.conf"
+    (tmp_path / "log").mkdir()
+    path.write_text(supervise.render(list(procfile), procfile, {"seed": "true"}, tmp_path, False))
+    options = ServerOptions()
+    options.configfile = str(path)
+    options.process_config(do_usage=False)
+    programs = {p.name: (g.name, p) for g in options.process_group_configs for p in g.process_configs}
+    assert set(programs) == {*procfile, "seed", "prefix-logs"}
+    for name, command in procfile.items():
+        group, program = programs[name]
+        assert group == supervise.tier(name)
+        assert program.command == "/bin/sh -c " + shlex.quote("exec " + command)  # `%h` etc. survive as written
+        assert program.autorestart is RestartUnconditionally
+        assert program.startretries >= 5 and program.startsecs > 0  # a crash at start backs off, then FATAL
+        assert program.stopasgroup and program.killasgroup
+        assert program.stdout_events_enabled  # copied to the terminal with a name prefix
+        assert program.stdout_logfile == str(tmp_path / "log" / f"{name}.log")
+    assert programs["seed"][1].autorestart is False
+    priority = {g.name: g.priority for g in options.process_group_configs}
+    assert priority["infra"] < priority["web"] < priority["helpers"]  # Redis first up, last down
+
+
+LONG_RUNNING = ["redis", "postgres", *PROCESSES, *BEATS]
+WEB_PORTS = {"gateway": 8000, "posters": 8001, "matching": 8002, "notify": 8003}
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_long_running_container_is_restarted(compose: dict[str, Any], name: str) -> None:
+    assert compose["services"][name].get("restart") in ("unless-stopped", "always", "on-failure")
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_healthcheck_detects_a_stuck_process(compose: dict[str, Any], name: str) -> None:
+    svc = compose["services"][name]
+    check = svc["healthcheck"]
+    test = check["test"]
+    assert test[0] in ("CMD", "CMD-SHELL") and all(isinstance(t, str) for t in test)
+    assert check["retries"] >= 1 and check["timeout"] and check["interval"]
+    command = " ".join(test[1:])
+    if name in ("redis", "postgres"):
+        return
+    service = name.split("-")[0]
+    if name in SERVICES:  # a request that needs the web process to answer
+        port = WEB_PORTS[name]
+        assert f":{port}/healthz" in command and f"-b 0.0.0.0:{port}" in svc["command"]
+    elif name.endswith("-bus"):  # heartbeat written only while every bus loop makes progress
+        assert test == ["CMD", "python", "-m", "shared.probe", "bus", service]
+    elif name.endswith("-worker"):  # the worker's main process answers a ping addressed to it by name
+        assert f"-n {service}@%h" in svc["command"]
+        assert test[0] == "CMD-SHELL", "$HOSTNAME (the worker's %h) is only expanded by a shell"
+        assert f"celery -A services.{service}.worker inspect ping" in command
+        assert f"-d {service}@$$HOSTNAME" in command  # $$: compose's escape for a literal $
+    elif name.endswith("-beat"):  # beat keeps touching its schedule file
+        schedule = svc["command"].split(" -s ", 1)[1].split()[0]
+        assert test == ["CMD", "python", "-m", "shared.probe", "beat", schedule]
+        assert any(v.endswith(":" + str(Path(schedule).parent)) for v in svc["volumes"])
+    else:
+        raise AssertionError(f"no healthcheck rule for {name}")
 
 
 def test_no_dependency_cycles(compose: dict[str, Any]) -> None:
