@@ -21,7 +21,8 @@ supervisorctl names a process GROUP:NAME, e.g. `supervisorctl -c var/supervisord
 Restart policy: a process that exits or is killed is started again at once; one that dies within STARTSECS of
 being started waits 1 s, 2 s, 3 s, ... before the next try and is given up (state FATAL, said in the output) after
 STARTRETRIES tries in a row, about two minutes; `supervisorctl ... start GROUP:NAME` tries again. Stopping sends
-SIGTERM to each process group and SIGKILL after STOPWAITSECS.
+SIGTERM to each program (gunicorn, Celery and the rest stop their own children) and, after STOPWAITSECS, SIGKILL
+to its whole process group, so nothing is left behind.
 
 Output: every process writes to VAR_DIR/log/NAME.log (rotated at 10 MB); the `prefix-logs` event listener copies
 each line to the terminal as `HH:MM:SS name | line`, like honcho did; supervisord's own lines (spawned, exited,
@@ -47,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STARTSECS = 5  # a process must stay up this long to count as started
 STARTRETRIES = 15  # backoff 1 s, 2 s, ... 15 s between tries (~2 min), then FATAL
-STOPWAITSECS = 10  # SIGTERM to the process group, then SIGKILL after this long
+STOPWAITSECS = 10  # SIGTERM to the program, then SIGKILL to its process group after this long
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 COLORS = ("36", "33", "32", "35", "34", "31", "96", "93", "92", "95", "94", "91")
 
@@ -83,7 +84,9 @@ def _program(name: str, command: str, log_dir: Path, *, once: bool = False) -> s
         f"startretries={0 if once else STARTRETRIES}",
         "stopsignal=TERM",
         f"stopwaitsecs={STOPWAITSECS}",
-        "stopasgroup=true",  # gunicorn workers and Celery pool children stop with their leader
+        # SIGTERM to the program only: gunicorn's master and Celery's main process stop their children themselves
+        # (a Celery pool child signalled directly would lose the task it is running); SIGKILL to the whole group.
+        "stopasgroup=false",
         "killasgroup=true",
         "redirect_stderr=true",
         f"stdout_logfile={_value(str(log_dir / name))}.log",

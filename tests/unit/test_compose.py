@@ -127,7 +127,7 @@ def test_make_run_supervises_every_procfile_process_with_restarts(tmp_path: Path
         assert program.command == "/bin/sh -c " + shlex.quote("exec " + command)  # `%h` etc. survive as written
         assert program.autorestart is RestartUnconditionally
         assert program.startretries >= 5 and program.startsecs > 0  # a crash at start backs off, then FATAL
-        assert program.stopasgroup and program.killasgroup
+        assert program.killasgroup and not program.stopasgroup  # SIGTERM to Celery's main process only
         assert program.stdout_events_enabled  # copied to the terminal with a name prefix
         assert program.stdout_logfile == str(tmp_path / "log" / f"{name}.log")
     assert programs["seed"][1].autorestart is False
