@@ -147,6 +147,47 @@ class ThesaurusUpdated(DomainEvent):
     revision: int | None = None
 
 
+@dataclass(frozen=True)
+class ChatSlotBooked(DomainEvent):
+    """An attendee holds an author's 1-1 chat slot (booked directly, or given it from the waitlist). `room_id` is
+    the chat room's random, unguessable id, new for every booking; times are ISO-8601 in UTC; `event_id` is the
+    insight day (its timezone is the one to show).
+
+    `revision`: the slot's revision, +1 on every change of the slot or its booking; a copy keyed by slot applies
+    only newer ones (a room id is booked once and cancelled at most once, so one keyed by room needs none).
+    """
+
+    slot_id: int
+    room_id: str
+    project_id: int
+    event_id: int
+    author_id: int
+    attendee_id: int
+    starts_at: str
+    ends_at: str
+    revision: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatSlotCancelled(DomainEvent):
+    """A booking ended before its chat: `reason` is `attendee_cancelled`, `author_cancelled` (the author cancelled
+    the booking) or `slot_cancelled` (the author withdrew the slot). The room `room_id` closes for good.
+
+    `revision`: the slot's revision, as in ChatSlotBooked.
+    """
+
+    slot_id: int
+    room_id: str
+    author_id: int
+    attendee_id: int
+    starts_at: str
+    ends_at: str
+    reason: str
+    project_id: int | None = None
+    event_id: int | None = None
+    revision: int | None = None
+
+
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):

@@ -19,6 +19,7 @@ ROUTE_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"^/api/v1/me/notifications{_END}", "notify"),
         (r"^/api/v1/me/calendar\.ics$", "notify"),
         (rf"^/api/v1/me/notification-settings{_END}", "notify"),
+        (rf"^/api/v1/me/chat-bookings{_END}", "matching"),
         (rf"^/api/v1/events/{_SEG}/projects{_END}", "posters"),
         (rf"^/api/v1/events/{_SEG}/posters{_END}", "posters"),
         (rf"^/api/v1/events/{_SEG}/facets{_END}", "posters"),
