@@ -114,7 +114,7 @@ def test_browser_session_cookie_authenticates_the_socket(gateway_url: str, redis
     page = browser.get(f"{gateway_url}/login", timeout=10).text
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     signed_in = browser.post(
-        f"{gateway_url}/login", data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": csrf}, timeout=10
+        f"{gateway_url}/login", data={"email": "ada@example.org", "password": PASSWORD, "csrf_token": csrf}, timeout=60
     )
     assert signed_in.status_code == 200 and "Sign out" in signed_in.text
     cookie = browser.cookies.get("insightdays_session")
