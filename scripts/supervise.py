@@ -204,7 +204,10 @@ def prefix_logs(color: bool, width: int) -> None:
     while True:
         sys.stdout.write("READY\n")
         sys.stdout.flush()
-        header = dict(token.split(":", 1) for token in stdin.readline().split())
+        line = stdin.readline()
+        if not line:  # supervisord closed the pipe: it is going away
+            return
+        header = dict(token.split(":", 1) for token in line.split())
         payload = stdin.read(int(header["len"]))
         meta, _, data = payload.partition("\n")
         name = dict(token.split(":", 1) for token in meta.split()).get("processname", "?")
