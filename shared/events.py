@@ -188,6 +188,40 @@ class ChatSlotCancelled(DomainEvent):
     revision: int | None = None
 
 
+@dataclass(frozen=True)
+class ContactRequested(DomainEvent):
+    """Someone asked a person they found in an insight day's people directory to connect. No e-mail address
+    travels: the recipient accepts or declines inside the product. `message` is the requester's short note (at
+    most 300 characters), for the recipient only."""
+
+    request_id: int
+    event_id: int
+    requester_id: int
+    recipient_id: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ContactAccepted(DomainEvent):
+    """The recipient accepted a contact request: both now see each other in "My contacts"."""
+
+    request_id: int
+    event_id: int
+    requester_id: int
+    recipient_id: int
+
+
+@dataclass(frozen=True)
+class CoffeePaired(DomainEvent):
+    """A coffee round's pairing run (or a rematch after someone declined or opted in late) put people together.
+    `groups` are only the ones this run made: [{"group_id", "user_ids": [2 ids, or 3 for the trio], "starts_at",
+    "ends_at"}], times ISO-8601 in UTC; `event_id` is the insight day (its timezone is the one to show)."""
+
+    round_id: int
+    event_id: int
+    groups: list[dict[str, Any]]
+    rematch: bool = False
+
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):
