@@ -14,8 +14,10 @@ from shared.service_app import build_app
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = build_app("matching", __name__, config, outbox_model=Outbox, handlers=handlers)
     from services.matching.api import bp
+    from services.matching.assignment.cli import register_cli
     from services.matching.features import register_features
 
     app.register_blueprint(bp)
     register_features(app)
+    register_cli(app)
     return app
