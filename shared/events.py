@@ -236,11 +236,14 @@ class ProjectPublished(DomainEvent):
     title: str
     themes: list[str]
     revision: int | None = None
+    # The project's text, for matching's spin-off suggestions (events sent before these existed carry none).
+    summary: str = ""
+    learnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ProjectUpdated(DomainEvent):
-    """The project's title, themes or visibility changed (hidden projects are off the gallery).
+    """The project's title, text, themes or visibility changed (hidden projects are off the gallery).
 
     `revision`: the project row's revision, +1 on every change; consumers apply only newer revisions.
     """
@@ -252,6 +255,8 @@ class ProjectUpdated(DomainEvent):
     themes: list[str]
     hidden: bool = False
     revision: int | None = None
+    summary: str = ""
+    learnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

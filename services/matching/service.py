@@ -113,6 +113,8 @@ def keep_project(session: Session, event: ProjectPublished | ProjectUpdated) -> 
     row.owner_id = event.owner_id
     row.title = event.title
     row.themes = list(event.themes)
+    row.summary = event.summary or ""
+    row.learnings = list(event.learnings or [])
     row.hidden = getattr(event, "hidden", False)
     row.deleted = False
     if event.revision is not None:

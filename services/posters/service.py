@@ -195,6 +195,8 @@ def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: i
                 title=row.title,
                 themes=[t.label for t in row.themes],
                 revision=row.revision,
+                summary=row.summary or "",
+                learnings=[text for text in row.learnings if text],
             ),
         )
         return row
@@ -243,6 +245,8 @@ def project_updated(row: ProjectRow) -> ProjectUpdated:
         themes=[t.label for t in row.themes],
         hidden=bool(row.hidden),
         revision=row.revision,
+        summary=row.summary or "",
+        learnings=[text for text in row.learnings if text],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, false
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.events import utcnow
@@ -54,6 +54,9 @@ class ProjectCopy(Base):
     title: Mapped[str] = mapped_column(String(300))
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The project's text (summary, top learnings), for spin-off suggestions; empty for copies kept before.
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    learnings: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
