@@ -222,6 +222,22 @@ class CoffeePaired(DomainEvent):
     groups: list[dict[str, Any]]
     rematch: bool = False
 
+
+@dataclass(frozen=True)
+class AssignmentsPublished(DomainEvent):
+    """An organiser published a breakout assignment run: one event per person, with their breakouts in slot order.
+    `breakouts`: [{"breakout_id", "slot_id", "title", "theme", "starts_at", "ends_at" (ISO-8601 UTC),
+    "meeting_url", "reason"}]; `timezone` is the day's IANA zone to show the times in. A later publication of the
+    same day replaces an earlier one (compare `published_at`)."""
+
+    event_id: int
+    run_id: int
+    user_id: int
+    timezone: str
+    breakouts: list[dict[str, Any]]
+    published_at: str
+
+
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):

@@ -87,7 +87,7 @@ def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
                 tmp,
             )
             system.processes[f"{service}-bus"] = flask_command(service, "bus", env, tmp)
-        for service in ("posters", "notify"):
+        for service in ("posters", "notify", "matching"):
             system.processes[f"{service}-worker"] = celery_worker(service, env, tmp)
         for service, port in ports.items():
             wait_until(

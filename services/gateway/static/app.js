@@ -277,6 +277,8 @@
       if (!socket.active) console.info("live updates off:", err.message);
     });
     socket.on("notification", onNotification);
+    // Feature pages listen for their own pushes (e.g. "insight:assignment_progress") without a second socket.
+    socket.onAny((event, data) => document.dispatchEvent(new CustomEvent(`insight:${event}`, { detail: data })));
     return true;
   }
 
