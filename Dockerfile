@@ -15,5 +15,7 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY --from=assets /assets/node_modules ./node_modules
-RUN pip install --no-cache-dir . && useradd --create-home app && mkdir -p /data && chown app /data
+# The volumes mount on these paths: a named volume copies their owner on first use, so the app user can write.
+RUN pip install --no-cache-dir . && useradd --create-home app \
+    && mkdir -p /data/storage /data/beat && chown -R app /data
 USER app
