@@ -4,7 +4,8 @@ Starts everything the Procfile runs (4 gunicorn web services, 4 bus processes, C
 sink) plus its own redis-server, on free ports in a temp VAR_DIR, with RATE_LIMITS=off and APP_ENV=test; seeds an
 insight day through the public API; then runs locust headless in a subprocess (bench/load_locustfile.py):
 
-- ramp: the simulated users arrive (sign-up burst), measured but kept apart;
+- ramp: the simulated users arrive (a sign-up burst) until every one is signed in, then 10 s more; measured but
+  kept apart;
 - phase A: steady load for --seconds;
 - phase B: the same load for --seconds; half-way through, kill -9 one gunicorn worker of the gateway (gunicorn's
   master forks a new one) and the whole posters Celery worker, restarted --restart-after seconds later.
@@ -14,7 +15,7 @@ events: every account created during the run must get its welcome notification (
 every accepted poster upload its PosterReady/PosterRejected notification. Covers sign-up/sign-in, gallery, search,
 project pages and previews, notifications and /me; booking and chat do not exist yet and are not covered.
 
-    .venv/bin/python bench/bench_load.py [--users 500] [--seconds 60] [--spawn-rate 10]
+    .venv/bin/python bench/bench_load.py [--users 500] [--seconds 60] [--spawn-rate 5]
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ def report(results: dict[str, Any], cpu: dict[str, dict[str, Any]], faults: dict
     kill = marks["kill"]
     buckets: dict[int, list[tuple[float, str]]] = defaultdict(list)
     for phase, _name, t, ms, error in results["samples"]:
-        if phase == "B":
+        whole = math.floor((marks["end"] - marks["B"]) / 5)  # 5 s steps that fit in phase B
+        if phase == "B" and math.floor((t - marks["B"]) / 5) < whole:
             buckets[math.floor((t - marks["B"]) / 5)].append((ms, error))
     print("\nphase B in 5 s steps (t = seconds from the kill):")
     for bucket in sorted(buckets):
@@ -443,7 +445,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60, help="length of phase A and of phase B")
-    parser.add_argument("--spawn-rate", type=float, default=10, help="users arriving per second at the start")
+    parser.add_argument("--spawn-rate", type=float, default=5, help="users arriving per second at the start")
     parser.add_argument("--think", type=lambda s: tuple(float(x) for x in s.split(",")), default=(3.0, 9.0))
     parser.add_argument(
         "--session",

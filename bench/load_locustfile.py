@@ -38,7 +38,7 @@ SAMPLES: list[tuple[str, str, float, float, str]] = []  # (phase, name, t since 
 REGISTERED: list[dict[str, Any]] = []  # every account a visitor created, for the welcome check
 UPLOADS: list[dict[str, Any]] = []  # every poster upload the system accepted (202)
 RETURNING: list[tuple[str, str]] = []  # accounts whose visitor left; a returning visitor signs in with one
-SEATED = [0]  # seats whose first visitor has finished arriving (signed up or in, or failed trying)
+SEATED = [0]  # seats that have had a signed-in visitor (a visitor whose sign-up failed makes way for another)
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _IMAGE = re.compile(r'src="(/api/v1/posters/\d+/(?:thumbnail\.png|pages/\d+\.png))"')
@@ -90,10 +90,8 @@ class Visitor(HttpUser):
         return random.uniform(low, high)
 
     def on_start(self) -> None:
-        try:
-            self.arrive()
-        finally:
-            SEATED[0] += 1
+        self.seated = False
+        self.arrive()
 
     # --- helpers ----------------------------------------------------------------------------------------
     def _call(self, method: str, path: str, name: str, ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
@@ -166,6 +164,11 @@ class Visitor(HttpUser):
         self.signed_in = self.sign_up("author" if author else "attendee")
         if self.signed_in and author:
             self.add_project()
+
+    def _seat(self) -> None:
+        if self.signed_in and not self.seated:
+            self.seated = True
+            SEATED[0] += 1
 
     def leave(self) -> None:
         if self.mode == "browser":
@@ -244,10 +247,12 @@ class Visitor(HttpUser):
     # --- what visitors do -------------------------------------------------------------------------------
     @task
     def act(self) -> None:
+        self._seat()
         if not self.signed_in or self.actions_left <= 0:
             if self.signed_in:
                 self.leave()
             self.arrive()
+            self._seat()
             return
         self.actions_left -= 1
         if self.mode == "browser":
@@ -331,6 +336,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--settle", type=float, default=10)
     args = parser.parse_args()
     with open(args.config) as handle:
         CONFIG.update(json.load(handle))
@@ -343,7 +349,8 @@ def main() -> None:
     ramp = args.users / args.spawn_rate
     gevent.sleep(ramp)
     while SEATED[0] < args.users and time.time() - START < ramp + 600:
-        gevent.sleep(0.2)  # phase A starts once every first visitor has signed up or in (argon2 takes a while)
+        gevent.sleep(0.2)  # every seat has a signed-in visitor (sign-ups queue up behind argon2 at the start)
+    gevent.sleep(args.settle)  # and what queued up behind them has drained
     PHASE, marks["A"] = "A", time.time() - START
     say(f"PHASE A {marks['A']:.1f}")
     gevent.sleep(args.seconds)
