@@ -23,6 +23,7 @@ with the numbers, when the organiser's minimum is out of reach or this pairing m
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 from collections import defaultdict
@@ -138,6 +139,7 @@ class _Graph:
         self.forbidden = forbidden
         self.met = met
         self.rng = rng
+        self.matched_blocks = 0
 
     def allowed(self, a: int, b: int) -> bool:
         return a != b and pair_key(a, b) not in self.forbidden
@@ -153,8 +155,14 @@ class _Graph:
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
                 if self.allowed(a, b):
-                    graph.add_edge(a, b, weight=self.value(a, b) + self.rng.randrange(JITTER))
+                    # whole numbers as floats: exact (the algorithm only halves them), and networkx skips its
+                    # integer-only self-check, a sixth of the time
+                    graph.add_edge(a, b, weight=float(self.value(a, b) + self.rng.randrange(JITTER)))
         matched = nx.max_weight_matching(graph, maxcardinality=True)
+        del graph
+        self.matched_blocks += 1
+        if self.matched_blocks % 8 == 0:  # the blossom algorithm leaves reference cycles: free them every few blocks
+            gc.collect()
         pairs = sorted(pair_key(a, b) for a, b in matched)
         paired = {x for p in pairs for x in p}
         return pairs, [x for x in ids if x not in paired]
