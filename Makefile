@@ -1,5 +1,5 @@
 # Insight Days: `make run` starts everything locally, `make test` runs every test.
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run test lint bench simulate clean
 
 install:
 	bash scripts/install.sh
@@ -20,6 +20,9 @@ lint: install
 
 bench: install
 	.venv/bin/python bench/run_all.py
+
+simulate: install
+	.venv/bin/python scripts/simulate.py $(ARGS)
 
 clean:
 	rm -rf var/
