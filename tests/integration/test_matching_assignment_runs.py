@@ -321,3 +321,26 @@ def test_a_worker_killed_in_the_middle_of_a_run_loses_nothing(  # type: ignore[n
         for worker in (first, second):
             if worker is not None:
                 worker.stop()
+
+
+def test_my_schedule_lists_coffee_and_chats(day, as_user) -> None:  # type: ignore[no-untyped-def]
+    app, event_id, organiser = day
+    client = app.test_client()
+    starts = (DAY_START + timedelta(hours=4)).isoformat()
+    created = client.post(
+        f"/api/v1/events/{event_id}/coffee-rounds",
+        json={"starts_at": starts, "minutes": 15, "min_cross_org_share": 0},
+        headers=organiser,
+    )
+    assert created.status_code == 201, created.get_json()
+    round_id = created.get_json()["id"]
+    people = {
+        10: as_user(app, 10, "attendee", organisation=ORGS[2]),
+        11: as_user(app, 11, "attendee", organisation=ORGS[3]),
+    }
+    for headers in people.values():
+        assert client.post(f"/api/v1/coffee-rounds/{round_id}/opt-in", headers=headers).status_code in (200, 201, 204)
+    assert client.post(f"/api/v1/coffee-rounds/{round_id}/pair", headers=organiser).status_code in (200, 201)
+    mine = client.get(f"/api/v1/events/{event_id}/my-schedule", headers=people[10]).get_json()
+    assert [c["round_id"] for c in mine["coffee"]] == [round_id]
+    assert mine["coffee"][0]["with"] == ["User 11"] and mine["chats"] == []

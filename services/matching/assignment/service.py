@@ -524,23 +524,43 @@ def my_chats(session: Session, event_id: int, user_id: int) -> list[dict[str, An
     ]
 
 
+def my_coffee(session: Session, event_id: int, user_id: int) -> list[dict[str, Any]]:
+    from services.matching.coffee.models import CoffeeMember, CoffeeRound
+
+    mine = session.execute(
+        select(CoffeeMember, CoffeeRound)
+        .join(CoffeeRound, CoffeeRound.id == CoffeeMember.round_id)
+        .where(CoffeeRound.event_id == event_id, CoffeeMember.user_id == user_id, CoffeeMember.left_at.is_(None))
+        .order_by(CoffeeRound.starts_at)
+    ).all()
+    found = []
+    for member, rnd in mine:
+        in_group = CoffeeMember.group_id == member.group_id
+        others = session.scalars(select(CoffeeMember.user_id).where(in_group, CoffeeMember.user_id != user_id)).all()
+        names = [p.display_name for p in session.scalars(select(PersonCopy).where(PersonCopy.user_id.in_(others)))]
+        found.append(
+            {
+                "round_id": rnd.id,
+                "starts_at": _utc(rnd.starts_at).isoformat(),
+                "ends_at": _utc(rnd.ends_at).isoformat(),
+                "with": names,
+                "response": member.response,
+                "summary": "Coffee with " + (", ".join(names) or "your partner"),
+            }
+        )
+    return found
+
+
 def my_schedule(db: Database, event_id: int, user_id: int) -> dict[str, Any]:
     """Everything a person has on the day: published breakouts (with why), booked chats, coffee pairings."""
     with db.unit_of_work() as session:
         day = setup_service.day(session, event_id)
         setup = setup_service.setup_of(session, event_id)
-        coffee: list[dict[str, Any]] = []
-        try:
-            from services.matching.coffee.service import my_coffee  # type: ignore[attr-defined]
-        except ImportError:
-            my_coffee = None
-        if my_coffee is not None:
-            coffee = my_coffee(session, event_id, user_id)
         return {
             "event_id": event_id,
             "timezone": day.timezone,
             "published": setup.published_at is not None,
             "breakouts": my_breakouts(session, event_id, user_id),
             "chats": my_chats(session, event_id, user_id),
-            "coffee": coffee,
+            "coffee": my_coffee(session, event_id, user_id),
         }
