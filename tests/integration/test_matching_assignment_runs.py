@@ -344,3 +344,36 @@ def test_my_schedule_lists_coffee_and_chats(day, as_user) -> None:  # type: igno
     mine = client.get(f"/api/v1/events/{event_id}/my-schedule", headers=people[10]).get_json()
     assert [c["round_id"] for c in mine["coffee"]] == [round_id]
     assert mine["coffee"][0]["with"] == ["User 11"] and mine["chats"] == []
+
+
+def test_coffee_knows_who_shared_a_published_breakout(day, worker: Process) -> None:  # type: ignore[no-untyped-def]
+    from services.matching.assignment.models import Placement
+    from services.matching.coffee.service import met_in_breakouts
+
+    app, event_id, organiser = day
+    client = app.test_client()
+    run = _wait_run(
+        client,
+        event_id,
+        client.post(
+            f"/api/v1/events/{event_id}/assignment-runs", json={"org_share": 0.5}, headers=organiser
+        ).get_json()["id"],
+        organiser,
+        worker,
+    )
+    assert (
+        client.post(f"/api/v1/events/{event_id}/assignment-runs/{run['id']}/publish", headers=organiser).status_code
+        == 200
+    )
+    with app.extensions["db"].unit_of_work() as session:
+        seats = session.execute(
+            select(Placement.breakout_id, Placement.user_id).where(Placement.event_id == event_id)
+        ).all()
+        expected = {
+            (min(a, b), max(a, b))
+            for bid, a in seats
+            for other, b in seats
+            if bid == other and a != b and a in range(10, 16) and b in range(10, 16)
+        }
+        assert expected  # six of twelve people in three breakouts: some share one
+        assert met_in_breakouts(session, list(range(10, 16)), event_id) == expected

@@ -326,9 +326,24 @@ def _met_before(session: Session, pool: list[int], event_id: int) -> set[domain.
 
 
 def met_in_breakouts(session: Session, pool: list[int], event_id: int) -> set[domain.Pair]:
-    """Hook: pairs of these people who shared a breakout (the published assignment of this or earlier days).
-    Empty until the assignment feature publishes who sits in which breakout."""
-    return set()
+    """Pairs of these people who share a breakout in the day's published assignment."""
+    from services.matching.assignment.models import Placement
+
+    members = set(pool)
+    seated: dict[int, list[int]] = {}
+    for chunk in _chunks(pool):
+        rows = session.execute(
+            select(Placement.breakout_id, Placement.user_id).where(
+                Placement.event_id == event_id, Placement.user_id.in_(chunk)
+            )
+        ).all()
+        for breakout_id, user_id in rows:
+            seated.setdefault(breakout_id, []).append(user_id)
+    return {
+        p
+        for p in _groups_pairs((b, u) for b, users in seated.items() for u in users)
+        if p[0] in members and p[1] in members
+    }
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
