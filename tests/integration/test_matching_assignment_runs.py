@@ -109,6 +109,9 @@ def test_run_publish_and_schedules(day, worker: Process, as_user) -> None:  # ty
     assert quality["left_out"] == 0 and quality["attendees"] == 12
     assert 0 < quality["bound_percent"] <= 100
     assert quality["max_org_share_of_capacity"] <= 0.5
+    mix = quality["breakouts"]
+    assert len(mix) == 6 and sum(b["people"] for b in mix) == 24  # 12 people x 2 slots
+    assert all(b["people"] <= b["capacity"] and (b["people"] <= 3 or b["organisations"] >= 2) for b in mix)
 
     # Nothing is visible to attendees before publishing.
     attendee = as_user(app, 10, "attendee", organisation=ORGS[2])

@@ -282,6 +282,7 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
         metrics["bound_percent"] = round(100 * result.ratio, 2)
         metrics["ignored_locks"] = built.ignored_locks
         metrics["method"] = result.stats.get("method")
+        metrics["breakouts"] = breakout_mix(built, result.assignment)
         done = _finish(
             db,
             run_id,
@@ -298,6 +299,36 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
         )
     push(organiser, "assignment_progress", progress_payload(done))
     return done.status
+
+
+def breakout_mix(built: Built, assignment: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The organisation mix of every breakout: people, distinct organisations, the largest organisation's share."""
+    orgs: dict[int, dict[str, int]] = {}
+    for user_key, breakout_ids in assignment.items():
+        person = built.people.get(int(user_key))
+        org = person.organisation if person else f"unknown-{user_key}"
+        for bid in breakout_ids:
+            counts = orgs.setdefault(int(bid), {})
+            counts[org] = counts.get(org, 0) + 1
+    mix = []
+    for slot in built.slots:
+        for spec in next(s for s in built.instance.slots if s.id == slot.id).breakouts:
+            counts = orgs.get(int(spec.id), {})
+            people = sum(counts.values())
+            breakout = built.breakouts[int(spec.id)]
+            mix.append(
+                {
+                    "breakout_id": breakout.id,
+                    "slot_id": slot.id,
+                    "title": breakout.title,
+                    "theme": breakout.theme,
+                    "capacity": breakout.capacity,
+                    "people": people,
+                    "organisations": len(counts),
+                    "largest_share": round(max(counts.values()) / people, 3) if people else 0.0,
+                }
+            )
+    return mix
 
 
 def compare(db: Database, event_id: int, first_id: int, second_id: int) -> dict[str, Any]:
