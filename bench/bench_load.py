@@ -231,8 +231,12 @@ def lost_events(system: LoadSystem, results: dict[str, Any], settle: float) -> N
     with ThreadPoolExecutor(4) as pool:
         sessions = dict(zip(accounts, pool.map(lambda e: _login(url, e, accounts[e]), accounts), strict=True))
     # A sign-up the client saw fail without an answer (connection dropped, 5xx) counts if the account exists.
-    uncertain = [r for r in results["registered"] if r.get("uncertain")]
-    registered = [r for r in results["registered"] if not r.get("uncertain") or sessions[r["email"]] is not None]
+    merged: dict[str, dict[str, Any]] = {}  # one entry per account: a retried sign-up may have several
+    for r in results["registered"]:
+        if r["email"] not in merged or not r.get("uncertain"):
+            merged[r["email"]] = r
+    uncertain = [r for r in merged.values() if r.get("uncertain")]
+    registered = [r for r in merged.values() if not r.get("uncertain") or sessions[r["email"]] is not None]
     unreachable = [r["email"] for r in registered if sessions[r["email"]] is None]
 
     def welcomed(email: str) -> bool:
@@ -349,7 +353,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             f"({time.monotonic() - started:.0f}s)",
             flush=True,
         )
-        config.update(think=args.think, author_share=args.author_share, session=args.session)
+        config.update(think=args.think, author_share=args.author_share, session=args.session, timeout=args.timeout)
         (tmp / "load-config.json").write_text(json.dumps(config))
         busy0, total0 = cpu_times()
         time.sleep(3)
@@ -450,13 +454,14 @@ def main() -> int:
     parser.add_argument(
         "--session",
         type=lambda s: tuple(int(x) for x in s.split(",")),
-        default=(20, 60),
+        default=(10, 40),
         help="things a visitor does before leaving (min,max); the next visitor then signs up or in",
     )
     parser.add_argument("--author-share", type=float, default=0.02, help="new visitors who upload a poster")
     parser.add_argument("--restart-after", type=float, default=5, help="seconds before the Celery worker restarts")
     parser.add_argument("--projects", type=int, default=60)
     parser.add_argument("--posters", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=60, help="seconds a simulated user waits for an answer")
     parser.add_argument("--logs", type=Path, help="copy every process's log here at the end")
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait for welcomes after the run")
     args = parser.parse_args()

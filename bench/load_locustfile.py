@@ -4,7 +4,7 @@ Importing locust monkey-patches the process with gevent, so this file runs in it
 or stops parts of the system (bench_load.py does, when this runner prints `KILL`).
 
 Each simulated user is a seat that visitors take in turn: a visitor arrives (a new one signs up, a returning one
-signs in), does 20 to 60 things with a think time between them, signs out, and the next visitor takes the seat.
+signs in), does 10 to 40 things with a think time between them, signs out, and the next visitor takes the seat.
 Visitors are browsers (HTML pages with the session cookie, the JavaScript's API calls, images) or API clients
 (bearer token); a few are authors who add a project and upload a poster. Booking and chat do not exist yet and
 are not simulated.
@@ -42,7 +42,6 @@ SEATED = [0]  # seats that have had a signed-in visitor (a visitor whose sign-up
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _IMAGE = re.compile(r'src="(/api/v1/posters/\d+/(?:thumbnail\.png|pages/\d+\.png))"')
-_TIMEOUT = 60
 
 
 def error_kind(exception: BaseException | None, response: Any) -> str:
@@ -91,11 +90,12 @@ class Visitor(HttpUser):
 
     def on_start(self) -> None:
         self.seated = False
+        self.retry: tuple[str, str, str, str | None] | None = None
         self.arrive()
 
     # --- helpers ----------------------------------------------------------------------------------------
     def _call(self, method: str, path: str, name: str, ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", _TIMEOUT)
+        kwargs.setdefault("timeout", CONFIG.get("timeout", 60))
         kwargs.setdefault("allow_redirects", False)
         with self.client.request(method, path, name=name, catch_response=True, **kwargs) as response:
             self.last_status = response.status_code
@@ -150,7 +150,12 @@ class Visitor(HttpUser):
         self.csrf = ""
         self.poster: int | None = None
         self.last_status = 0
-        self.actions_left = random.randint(*CONFIG.get("session", (20, 60)))
+        self.actions_left = random.randint(*CONFIG.get("session", (10, 40)))
+        retry, self.retry = self.retry, None
+        if retry is not None:  # the same person again, after a sign-up or sign-in that got no answer
+            self.mode, self.email, self.password, role = retry
+            self.signed_in = self.sign_up(role, again=True) if role else self.sign_in()
+            return
         self.mode = "browser" if random.random() < 0.7 else "api"
         if RETURNING and random.random() < 0.3:
             self.email, self.password = RETURNING.pop(random.randrange(len(RETURNING)))
@@ -177,7 +182,8 @@ class Visitor(HttpUser):
             self._call("POST", "/api/v1/auth/logout", "api: sign out", ok=(204,))
         RETURNING.append((self.email, self.password))
 
-    def sign_up(self, role: str) -> bool:
+    def sign_up(self, role: str, again: bool = False) -> bool:
+        """A new account (signed in after); `again`: a retry that may find the account made by the first try."""
         person = {
             "email": self.email,
             "password": self.password,
@@ -190,15 +196,18 @@ class Visitor(HttpUser):
             form = self._call("GET", "/register", "page: register")
             if form is None:
                 return False
-            done = self._call(
-                "POST", "/register", "form: sign up", ok=(302,), data={**person, "csrf_token": self._csrf(form.text)}
-            )
+            body = {**person, "csrf_token": self._csrf(form.text)}
+            done = self._call("POST", "/register", "form: sign up", ok=(302, 400) if again else (302,), data=body)
         else:
-            done = self._call("POST", "/api/v1/auth/register", "api: sign up", ok=(201,), json=person)
+            ok = (201, 409) if again else (201,)
+            done = self._call("POST", "/api/v1/auth/register", "api: sign up", ok=ok, json=person)
         if done is None:
             if self.last_status == 0 or self.last_status >= 500:  # no answer: the account may exist all the same
                 REGISTERED.append({"email": self.email, "password": self.password, "phase": PHASE, "uncertain": True})
+                self.retry = (self.mode, self.email, self.password, role)
             return False
+        if done.status_code in (400, 409):  # "already registered": the first try did create it
+            return self.sign_in()
         REGISTERED.append({"email": self.email, "password": self.password, "phase": PHASE, "via": self.mode})
         if self.mode == "browser":  # signed in by the form; the browser follows the redirect home
             self._page("/", "page: home")
@@ -210,10 +219,10 @@ class Visitor(HttpUser):
             return self.api_login()
         form = self._call("GET", "/login", "page: sign in")
         if form is None:
-            return False
+            return self._no_answer()
         body = {"email": self.email, "password": self.password, "csrf_token": self._csrf(form.text)}
         if self._call("POST", "/login", "form: sign in", ok=(302,), data=body) is None:
-            return False
+            return self._no_answer()
         self._page("/", "page: home")
         return True
 
@@ -221,9 +230,15 @@ class Visitor(HttpUser):
         body = {"email": self.email, "password": self.password}
         response = self._call("POST", "/api/v1/auth/login", "api: sign in", json=body)
         if response is None:
-            return False
+            return self._no_answer()
         self.client.headers["Authorization"] = f"Bearer {response.json()['token']}"
         return True
+
+    def _no_answer(self) -> bool:
+        """A sign-in that got no answer: the same person tries again next time."""
+        if self.last_status == 0 or self.last_status >= 500:
+            self.retry = (self.mode, self.email, self.password, None)
+        return False
 
     def add_project(self) -> None:
         title = f"Load test project by {self.email[:13]}"
