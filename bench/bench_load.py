@@ -183,12 +183,14 @@ def report(results: dict[str, Any], cpu: dict[str, dict[str, Any]], faults: dict
         failed = sum(1 for _, e in rows if e)
         start = round(marks["B"] + bucket * 5 - kill)
         print(f"  t {start:+4d}..{start + 5:+4d}  {len(rows) / 5:6.1f} req/s  p95 {fmt_ms(p95):>6}  {failed} errors")
-    if faults:
+    if {"gateway_back", "worker_ready"} <= faults.keys():
         print(
             "faults: gateway worker pid {gateway_pid} killed at t {kill:.1f}s, a new worker answered after "
             "{gateway_back:.1f}s; posters Celery worker killed, restarted after {restart_after:.0f}s, ready after "
             "{worker_ready:.1f}s more".format(kill=kill, **faults)
         )
+    else:
+        print(f"faults: NOT all done (a step failed or timed out, see above): {faults}")
 
 
 # --- lost events ---------------------------------------------------------------------------------------------
@@ -313,6 +315,8 @@ def log_findings(system: LoadSystem) -> None:
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for path in sorted(system.log_dir.glob("*.log")):
         for line in path.read_text(errors="replace").splitlines():
+            if "was sent SIGKILL" in line:
+                continue  # the gateway worker this script killed
             for needle in needles:
                 if needle in line:
                     found[path.stem][needle] += 1
@@ -325,6 +329,15 @@ def log_findings(system: LoadSystem) -> None:
 
 # --- the run -------------------------------------------------------------------------------------------------
 def inject_faults(system: LoadSystem, restart_after: float, out: dict[str, Any]) -> None:
+    """Runs in a thread while the locust runner keeps going; an exception here is printed and noted in `out`."""
+    try:
+        _inject_faults(system, restart_after, out)
+    except Exception as exc:
+        out["error"] = repr(exc)
+        print(f"load: fault injection failed: {exc!r}", file=sys.stderr, flush=True)
+
+
+def _inject_faults(system: LoadSystem, restart_after: float, out: dict[str, Any]) -> None:
     started = time.monotonic()
     pid = system.kill_gateway_worker()
     system.kill_worker("posters-worker")
@@ -466,8 +479,12 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=60, help="seconds to wait for welcomes after the run")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupted)  # like Ctrl-C: the finally blocks stop everything
-    with tempfile.TemporaryDirectory(prefix="insightdays-load-") as tmp:
-        return run(args, Path(tmp))
+    signal.signal(signal.SIGINT, _interrupted)  # also when started from a shell that ignores Ctrl-C for it
+    try:
+        with tempfile.TemporaryDirectory(prefix="insightdays-load-") as tmp:
+            return run(args, Path(tmp))
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
