@@ -12,12 +12,14 @@ import requests
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import System
-from tests.e2e.test_ui_setup import _api, _context, _sign_in
+from tests.e2e.helpers import PASSWORD
+from tests.e2e.helpers import api_session as _api
+from tests.e2e.helpers import sign_in as _sign_in
+from tests.e2e.test_ui_setup import _context
 from tests.support.processes import ROOT, VENV_BIN
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("assign-organiser@example.org", "organiser password 123")
 THEMES = ["data linkage", "consent", "federated analytics"]
 ORGS = ["North Trust", "South Trust", "East Uni"]

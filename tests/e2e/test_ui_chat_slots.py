@@ -13,22 +13,14 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import System
+from tests.e2e.helpers import PASSWORD
+from tests.e2e.helpers import api_session as _api
 from tests.support.processes import ROOT, VENV_BIN, wait_until
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("chat-organiser@example.org", "organiser password 123")
 EXPECTED_REFUSALS = (409,)  # the browser logs each refused request; the "taken" one is caused on purpose
-
-
-def _api(system: System, email: str, password: str = PASSWORD) -> requests.Session:
-    token = requests.post(
-        f"{system.url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    ).json()["token"]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
 
 
 def _register(system: System, email: str, name: str, role: str) -> None:

@@ -14,24 +14,17 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import System
+from tests.e2e.helpers import PASSWORD
+from tests.e2e.helpers import api_session as _api
+from tests.e2e.helpers import sign_in as _sign_in
 from tests.support.processes import ROOT, VENV_BIN
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("people-organiser@example.org", "organiser password 123")
 ADA = ("ada.people@example.org", "Ada Lovelace", "Navy Health Analytics")
 GRACE = ("grace.people@example.org", "Grace Hopper", "Royal Statistics Unit")
 EXPECTED_REFUSALS = (400,)
-
-
-def _api(system: System, email: str, password: str = PASSWORD) -> requests.Session:
-    token = requests.post(
-        f"{system.url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    ).json()["token"]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +92,6 @@ def _context(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
     )
     page.on("dialog", lambda dialog: (problems.append(f"unexpected dialog: {dialog.message}"), dialog.dismiss()))
     return context, page, problems
-
-
-def _sign_in(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def _shots(page: Page, folder: Path, name: str) -> None:

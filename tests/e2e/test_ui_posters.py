@@ -15,26 +15,19 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import System
+from tests.e2e.helpers import PASSWORD
+from tests.e2e.helpers import api_session as _api
+from tests.e2e.helpers import sign_in as _sign_in
 from tests.fixtures.posters import pdf as text_pdf
 from tests.support.processes import ROOT, VENV_BIN, wait_until
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("moderator@example.org", "organiser password 123")
 SLOW = 30_000  # ms: an upload crosses the worker (render, extract text) before the page can show it ready
 HOSTILE_TITLE = '<img src=x onerror="alert(1)"> Linking <b>GP</b> & hospital records'
 EXPECTED_REFUSALS = (400, 415)  # the browser logs each refused request; these the tests cause on purpose
 POSTER_WORD = "quokkametrics"  # only in the PDF's text layer: found only once the worker has extracted it
-
-
-def _api(system: System, email: str, password: str = PASSWORD) -> requests.Session:
-    token = requests.post(
-        f"{system.url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    ).json()["token"]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
 
 
 def _register(system: System, email: str, name: str, role: str) -> None:
@@ -126,14 +119,6 @@ def _context(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
 
     page.on("dialog", on_dialog)
     return context, page, problems
-
-
-def _sign_in(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def _images_loaded(page: Page, selector: str) -> int:

@@ -14,23 +14,16 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import System
+from tests.e2e.helpers import PASSWORD
+from tests.e2e.helpers import api_session as _api
+from tests.e2e.helpers import sign_in as _sign_in
 from tests.support.processes import ROOT, VENV_BIN, wait_until
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery staple"
 ORGANISER = ("setup-organiser@example.org", "organiser password 123")
 ATTENDEE = ("grace@example.org", "Grace Hopper")
 EXPECTED_REFUSALS = (400, 409)  # the forms' refused requests, caused on purpose
-
-
-def _api(system: System, email: str, password: str = PASSWORD) -> requests.Session:
-    token = requests.post(
-        f"{system.url}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-    ).json()["token"]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +89,6 @@ def _context(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
 
     page.on("dialog", on_dialog)
     return context, page, problems
-
-
-def _sign_in(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_organiser_sets_up_the_day_and_an_attendee_registers(
