@@ -102,6 +102,7 @@ class BusStack:
             ),
             "days_in_posters": self.scalar("posters", "SELECT count(*) FROM known_events"),
             "days_in_notify": self.scalar("notify", "SELECT count(*) FROM known_events"),
+            "people_in_matching": self.scalar("matching", "SELECT count(*) FROM people"),
         }
 
     def expected(self) -> dict[str, int]:
@@ -110,6 +111,7 @@ class BusStack:
             "users_welcomed_twice": 0,
             "days_in_posters": self.days,
             "days_in_notify": self.days,
+            "people_in_matching": self.users,
         }
 
     def wait_all_arrived(self, timeout: float = 60) -> None:
@@ -212,7 +214,8 @@ def test_redis_restarted_empty(stack: BusStack) -> None:
     assert _pids(stack) == pids
     assert stack.dead_letters() == 0
     client = stack.redis.client()
-    assert {g["name"] for g in client.xinfo_groups(EVENTS_STREAM)} == {"posters", "matching", "notify"}
+    groups = {"posters", "matching", "notify"}
+    wait_until(lambda: {g["name"] for g in client.xinfo_groups(EVENTS_STREAM)} == groups, what="every group back")
     wait_until(lambda: all(stack.probe(s) == 0 for s in SERVICES), timeout=30, what="health after the restart")
 
 
