@@ -20,6 +20,37 @@
     return body;
   };
 
+  // What the feature pages (set-up, coffee, people, assignment) share: a message that survives the reload after a
+  // change, and API errors turned into a sentence.
+  const FLASH_KEY = "insightdays:flash";
+  window.insightPage = {
+    reloadWith(message) {
+      try {
+        window.sessionStorage.setItem(FLASH_KEY, message);
+      } catch (e) {
+        /* storage off: the page still reloads */
+      }
+      window.location.reload();
+    },
+    showFlash() {
+      const status = document.getElementById("page-status");
+      let message = null;
+      try {
+        message = window.sessionStorage.getItem(FLASH_KEY);
+        window.sessionStorage.removeItem(FLASH_KEY);
+      } catch (e) {
+        return;
+      }
+      if (!status || !message) return;
+      status.hidden = false;
+      window.setTimeout(() => (status.textContent = message), 50); // after load, so screen readers announce it
+    },
+    sentence(text) {
+      const clean = String(text || "Something went wrong.").replace(/^Value error, /, "");
+      return clean.charAt(0).toUpperCase() + clean.slice(1);
+    },
+  };
+
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));

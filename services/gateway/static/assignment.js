@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const FLASH_KEY = "insightdays:assignment-flash";
+  const { reloadWith: flash, showFlash } = window.insightPage; // app.js
   const root = document.getElementById("assignment");
   if (!root) return;
   const api = root.dataset.api;
@@ -18,11 +18,6 @@
     runId: null,
     timer: null,
   };
-
-  function flash(message) {
-    sessionStorage.setItem(FLASH_KEY, message);
-    window.location.reload();
-  }
 
   function showStatus(message) {
     status.textContent = message;
@@ -159,11 +154,7 @@
   );
 
   document.addEventListener("DOMContentLoaded", () => {
-    const message = sessionStorage.getItem(FLASH_KEY);
-    if (message) {
-      sessionStorage.removeItem(FLASH_KEY);
-      showStatus(message);
-    }
+    showFlash();
     const running = document.querySelector('tr[data-status="queued"], tr[data-status="running"]');
     if (running) follow(Number(running.dataset.run));
   });

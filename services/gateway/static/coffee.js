@@ -4,41 +4,13 @@
 "use strict";
 
 (function () {
-  const FLASH_KEY = "insightdays:coffee-flash";
+  const { reloadWith, showFlash, sentence } = window.insightPage; // app.js
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
     if (text !== undefined) node.textContent = text;
     return node;
-  }
-
-  const sentence = (text) => {
-    const clean = String(text || "Something went wrong.").replace(/^Value error, /, "");
-    return clean.charAt(0).toUpperCase() + clean.slice(1);
-  };
-
-  function reloadWith(message) {
-    try {
-      window.sessionStorage.setItem(FLASH_KEY, message);
-    } catch (e) {
-      /* storage off: the page still reloads */
-    }
-    window.location.reload();
-  }
-
-  function showFlash() {
-    const status = document.getElementById("page-status");
-    let message = null;
-    try {
-      message = window.sessionStorage.getItem(FLASH_KEY);
-      window.sessionStorage.removeItem(FLASH_KEY);
-    } catch (e) {
-      return;
-    }
-    if (!status || !message) return;
-    status.hidden = false;
-    window.setTimeout(() => (status.textContent = message), 50);
   }
 
   // "2026-12-01T10:00" read in `timeZone` -> ISO-8601 in UTC (as the set-up page does).

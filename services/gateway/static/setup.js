@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const FLASH_KEY = "insightdays:setup-flash";
+  const { reloadWith, showFlash, sentence } = window.insightPage; // app.js
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -13,10 +13,6 @@
     return node;
   }
 
-  const sentence = (text) => {
-    const clean = String(text || "Something went wrong.").replace(/^Value error, /, "");
-    return clean.charAt(0).toUpperCase() + clean.slice(1);
-  };
   const splitComma = (s) => s.split(/[,;]/).map((x) => x.trim()).filter(Boolean);
   const splitLines = (s) => s.split(/\r?\n/).map((x) => x.trim()).filter(Boolean);
 
@@ -172,29 +168,6 @@
       if (!go) throw Object.assign(new Error("Nothing was changed."), { cancelled: true, body: null });
       return window.insightApi(withForce(path), options);
     }
-  }
-
-  function reloadWith(message) {
-    try {
-      window.sessionStorage.setItem(FLASH_KEY, message);
-    } catch (e) {
-      /* storage off: the page still reloads */
-    }
-    window.location.reload();
-  }
-
-  function showFlash() {
-    const status = document.getElementById("page-status");
-    let message = null;
-    try {
-      message = window.sessionStorage.getItem(FLASH_KEY);
-      window.sessionStorage.removeItem(FLASH_KEY);
-    } catch (e) {
-      return;
-    }
-    if (!status || !message) return;
-    status.hidden = false;
-    window.setTimeout(() => (status.textContent = message), 50); // after load, so screen readers announce it
   }
 
   function initApiForm(form, zone) {
