@@ -40,7 +40,7 @@ from services.matching.setup import service as setup_service
 from services.matching.setup.models import Breakout, Slot, ThesaurusTheme
 from shared import outbox
 from shared.db import Database
-from shared.events import AssignmentsPublished, utcnow
+from shared.events import AssignmentsPublished, as_utc, utcnow
 
 Push = Callable[[int, str, dict[str, Any]], object]  # (user id, event name, data)
 
@@ -49,12 +49,6 @@ class AssignmentError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
-
-
-def _utc(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------- the instance
@@ -132,7 +126,7 @@ def build(session: Session, event_id: int, org_share: float) -> Built:
     fingerprint = {
         "instance": instance.to_json(),
         "locks": sorted([u, s, b] for (u, s), b in locks.items()),
-        "times": [[s.id, _utc(s.starts_at).isoformat(), _utc(s.ends_at).isoformat()] for s in slots],
+        "times": [[s.id, as_utc(s.starts_at).isoformat(), as_utc(s.ends_at).isoformat()] for s in slots],
     }
     built.digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
     return built
@@ -190,7 +184,7 @@ def needs_restart(run: AssignmentRun, stale_after: timedelta, now: datetime) -> 
     """A queued or running run whose worker has said nothing for `stale_after`: its task was lost (worker killed,
     broker restarted empty) and is sent again; the task takes it over."""
     last = run.heartbeat_at or run.created_at
-    return run.status in (QUEUED, RUNNING) and now - _utc(last) > stale_after
+    return run.status in (QUEUED, RUNNING) and now - as_utc(last) > stale_after
 
 
 def requeue(db: Database, run_id: int) -> None:
@@ -480,8 +474,8 @@ def _item(breakout: Breakout, slot: Slot, reason: str) -> dict[str, Any]:
         "slot_id": slot.id,
         "title": breakout.title,
         "theme": breakout.theme,
-        "starts_at": _utc(slot.starts_at).isoformat(),
-        "ends_at": _utc(slot.ends_at).isoformat(),
+        "starts_at": as_utc(slot.starts_at).isoformat(),
+        "ends_at": as_utc(slot.ends_at).isoformat(),
         "meeting_url": breakout.meeting_url,
         "reason": reason,
     }
@@ -517,8 +511,8 @@ def schedule_rows(db: Database, event_id: int) -> list[dict[str, Any]]:
                 "email": person.email if person else "",
                 "name": person.display_name if person else f"User {placement.user_id}",
                 "organisation": person.organisation if person else "",
-                "slot_starts_at": _utc(slot.starts_at).isoformat(),
-                "slot_ends_at": _utc(slot.ends_at).isoformat(),
+                "slot_starts_at": as_utc(slot.starts_at).isoformat(),
+                "slot_ends_at": as_utc(slot.ends_at).isoformat(),
                 "breakout": breakout.title,
                 "theme": breakout.theme,
                 "meeting_url": breakout.meeting_url or "",
@@ -548,8 +542,8 @@ def my_chats(session: Session, event_id: int, user_id: int) -> list[dict[str, An
             "project_title": project.title if project else "",
             "with": booking.attendee_name if slot.author_id == user_id else slot.author_name,
             "as_author": slot.author_id == user_id,
-            "starts_at": _utc(slot.starts_at).isoformat(),
-            "ends_at": _utc(slot.ends_at).isoformat(),
+            "starts_at": as_utc(slot.starts_at).isoformat(),
+            "ends_at": as_utc(slot.ends_at).isoformat(),
         }
         for booking, slot, project in rows
     ]
@@ -572,8 +566,8 @@ def my_coffee(session: Session, event_id: int, user_id: int) -> list[dict[str, A
         found.append(
             {
                 "round_id": rnd.id,
-                "starts_at": _utc(rnd.starts_at).isoformat(),
-                "ends_at": _utc(rnd.ends_at).isoformat(),
+                "starts_at": as_utc(rnd.starts_at).isoformat(),
+                "ends_at": as_utc(rnd.ends_at).isoformat(),
                 "with": names,
                 "response": member.response,
                 "summary": "Coffee with " + (", ".join(names) or "your partner"),

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared.events import as_utc as utc
+
 CELL = timedelta(minutes=5)
 CELL_SECONDS = int(CELL.total_seconds())
 MIN_MINUTES = 5
@@ -49,11 +51,6 @@ def cells(starts_at: datetime, ends_at: datetime) -> list[int]:
     """Every cell the span [starts_at, ends_at) covers, in ascending order (inserts in one order: no deadlock)."""
     first, end = cell_of(starts_at), cell_of(ends_at)
     return list(range(first, end))
-
-
-def utc(value: datetime) -> datetime:
-    """Aware UTC (SQLite hands back naive datetimes; everything stored is UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

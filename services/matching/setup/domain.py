@@ -6,8 +6,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from shared.events import as_utc as utc
 
 SLOT_KINDS = ("breakout", "posters", "coffee", "chat")
 MAX_THEMES = 200
@@ -36,11 +38,6 @@ def label_key(label: str) -> str:
 def clean_label(label: str) -> str:
     """The label as shown: NFKC with whitespace collapsed, the organiser's capitals kept."""
     return " ".join(unicodedata.normalize("NFKC", label).split())
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # --- thesaurus ----------------------------------------------------------------------------------------------
