@@ -70,22 +70,24 @@ def redis_client() -> redis.Redis:
     return current_app.extensions["redis"]
 
 
+def dependency_checks() -> dict[str, str]:
+    """This service's database and Redis: "ok" or "error: <kind>" each (what /healthz reports)."""
+    checks: dict[str, str] = {}
+    for name, ping in (("database", lambda: db().ping()), ("redis", lambda: redis_client().ping())):
+        try:
+            ping()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - report, don't crash, the probe
+            checks[name] = f"error: {type(exc).__name__}"
+    return checks
+
+
 def _health_blueprint() -> Blueprint:
     bp = Blueprint("health", __name__)
 
     @bp.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        checks: dict[str, str] = {}
-        try:
-            db().ping()
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - report, don't crash, the probe
-            checks["database"] = f"error: {type(exc).__name__}"
-        try:
-            redis_client().ping()
-            checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["redis"] = f"error: {type(exc).__name__}"
+        checks = dependency_checks()
         healthy = all(v == "ok" for v in checks.values())
         service = current_app.config["SERVICE"]
         body: dict[str, object] = {"status": "ok" if healthy else "degraded", "service": service, **checks}

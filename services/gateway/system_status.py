@@ -18,7 +18,7 @@ from shared.bus import EVENTS_STREAM, heartbeat_key
 from shared.config import SERVICES
 from shared.dead_letters import DeadLetters
 from shared.errors import ApiError
-from shared.service_app import db, redis_client
+from shared.service_app import dependency_checks, redis_client
 
 bp = Blueprint("system_status", __name__)
 
@@ -28,7 +28,7 @@ CONSUMER_GROUPS = ("posters", "matching", "notify")
 
 def _web_health(service: str) -> dict[str, Any]:
     if service == "gateway":
-        checks = {"database": _check(db().ping), "redis": _check(redis_client().ping)}
+        checks = dependency_checks()
         return {"status": "ok" if all(v == "ok" for v in checks.values()) else "degraded", **checks}
     try:
         with call(service, "GET", "/healthz", {"Accept": "application/json"}, None) as response:
@@ -36,14 +36,6 @@ def _web_health(service: str) -> dict[str, Any]:
     except (ApiError, ValueError, requests.RequestException):
         return {"status": "down", "database": "unknown", "redis": "unknown"}
     return {k: body.get(k, "unknown") for k in ("status", "database", "redis")}
-
-
-def _check(probe: Any) -> str:
-    try:
-        probe()
-    except Exception as exc:  # noqa: BLE001 - shown to the operator, not raised
-        return f"error: {type(exc).__name__}"
-    return "ok"
 
 
 def _bus_health(client: redis.Redis, service: str) -> dict[str, Any]:
