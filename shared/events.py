@@ -243,6 +243,57 @@ class AssignmentsPublished(DomainEvent):
     published_at: str
 
 
+@dataclass(frozen=True)
+class EventEnded(DomainEvent):
+    """An insight day reached its end time (sent once by matching's beat, at `ends_at`). Notify starts each
+    attendee's digest from it and schedules the follow-up survey."""
+
+    event_id: int
+    title: str
+    timezone: str
+    ended_at: str
+
+
+# --- gateway: chat rooms ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChatHeld(DomainEvent):
+    """Both participants of a booked 1-1 chat room wrote at least one message: the chat really took place.
+    Sent once per room. Matching's outcome report counts it; notify lists the pair in each other's digest."""
+
+    room_id: str
+    event_id: int | None
+    slot_id: int | None
+    project_id: int | None
+    author_id: int
+    attendee_id: int
+    held_at: str
+
+
+@dataclass(frozen=True)
+class FollowUpActionNoted(DomainEvent):
+    """Someone noted a follow-up action in a chat room ("send the code", "meet again in March").
+    `owner_id` is who will do it, `other_user_id` the other participant (None in an ask-me-anything room),
+    `due_on` an optional ISO date. Notify reminds the owner until the action is marked done."""
+
+    action_id: int
+    room_id: str
+    event_id: int | None
+    owner_id: int
+    other_user_id: int | None
+    text: str
+    due_on: str | None
+    noted_at: str
+
+
+@dataclass(frozen=True)
+class FollowUpActionDone(DomainEvent):
+    """The owner marked a follow-up action done (or withdrew it): no more reminders."""
+
+    action_id: int
+    owner_id: int
+    done_at: str
+
+
 # --- posters --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProjectPublished(DomainEvent):
@@ -310,3 +361,57 @@ class PosterRejected(DomainEvent):
     event_id: int
     owner_id: int
     reason: str
+
+
+@dataclass(frozen=True)
+class ProjectViewed(DomainEvent):
+    """A signed-in person opened a project page for the first time (sent once per person and project).
+    Notify lists it in the person's digest; matching's outcome report counts posters viewed per person."""
+
+    project_id: int
+    event_id: int
+    user_id: int
+    viewed_at: str
+
+
+@dataclass(frozen=True)
+class QuestionAsked(DomainEvent):
+    """An attendee asked a question in a project's Q&A. `anonymous` hides the asker from other attendees only
+    (never from organisers); the author is told about it through notify."""
+
+    question_id: int
+    project_id: int
+    event_id: int
+    owner_id: int
+    asker_id: int
+    anonymous: bool
+    project_title: str
+    text: str
+    asked_at: str
+
+
+@dataclass(frozen=True)
+class QuestionAnswered(DomainEvent):
+    """The project's author answered a question; notify tells the asker."""
+
+    question_id: int
+    project_id: int
+    event_id: int
+    owner_id: int
+    asker_id: int
+    project_title: str
+    answered_at: str
+
+
+# --- notify -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SurveyAnswered(DomainEvent):
+    """An attendee answered the post-event follow-up survey (the latest answer per person and day counts).
+    Matching's outcome report uses it for the "followed up" step of the funnel."""
+
+    event_id: int
+    user_id: int
+    contacted_someone: bool
+    adopted_something: bool
+    blockers: str
+    answered_at: str
