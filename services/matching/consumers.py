@@ -9,6 +9,7 @@ from services.matching import service
 from services.matching.adapters.orm import ProcessedEvent
 from shared.bus import Handler
 from shared.events import ProjectDeleted, ProjectPublished, ProjectUpdated
+from shared.features import merge_handlers
 from shared.inbox import idempotent
 
 
@@ -29,8 +30,4 @@ def handlers(app: Flask) -> dict[str, Handler]:
     }
     from services.matching.features import feature_handlers
 
-    features = feature_handlers(app)
-    clash = shared_handlers.keys() & features.keys()
-    if clash:
-        raise RuntimeError(f"a matching feature handles events the service root handles: {sorted(clash)}")
-    return {**shared_handlers, **features}
+    return merge_handlers(shared_handlers, feature_handlers(app), "matching")

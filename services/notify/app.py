@@ -19,4 +19,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.notify.api import bp
 
     app.register_blueprint(bp)
+    from services.notify.features import FEATURES
+
+    FEATURES.register(app)
     return app

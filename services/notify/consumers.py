@@ -15,6 +15,7 @@ from services.notify.serialize import notification_push
 from services.notify.tasks import enqueue_send
 from shared.bus import Handler
 from shared.events import Envelope, EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered
+from shared.features import merge_handlers
 from shared.inbox import idempotent
 
 
@@ -60,10 +61,13 @@ def handlers(app: Flask) -> dict[str, Handler]:
         service.apply_event_changed(session, event)
 
     known_events = idempotent(db, ProcessedEvent, on_event_changed)
-    return {
+    root: dict[str, Handler] = {
         UserRegistered.__name__: notifying(on_user_registered),
         PosterReady.__name__: notifying(service.apply_poster_processed),
         PosterRejected.__name__: notifying(service.apply_poster_processed),
         EventCreated.__name__: known_events,
         EventUpdated.__name__: known_events,
     }
+    from services.notify.features import FEATURES
+
+    return merge_handlers(root, FEATURES.handlers(app), "notify")

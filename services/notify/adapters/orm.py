@@ -91,3 +91,8 @@ class KnownEvent(Base):
     # Revision of the last snapshot applied: an older one arriving late (a retried message) is skipped.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+from services.notify.features import FEATURES  # noqa: E402 - after Base, which the feature models use
+
+FEATURES.import_models()
