@@ -113,7 +113,8 @@ def from_source(db: Database, source_event_id: str) -> tuple[list[Notification],
 # --- in-app notifications ------------------------------------------------------------------------------
 def list_notifications(db: Database, user_id: int, page: int, unread_only: bool) -> Page:
     with db.unit_of_work() as session:
-        mine = Notification.user_id == user_id
+        # Rows with in_app off (the person switched the category off in the app) are records only.
+        mine = and_(Notification.user_id == user_id, Notification.in_app.is_(True))
         unread = Notification.read_at.is_(None)
         where = and_(mine, unread) if unread_only else mine
         total = session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
@@ -145,7 +146,7 @@ def mark_all_read(db: Database, user_id: int) -> int:
     with db.unit_of_work() as session:
         result = session.execute(
             update(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .where(Notification.user_id == user_id, Notification.in_app.is_(True), Notification.read_at.is_(None))
             .values(read_at=utcnow())
         )
         return result.rowcount or 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.events import utcnow
@@ -39,8 +39,11 @@ class Recipient(Base):
 class Notification(Base):
     __tablename__ = "notifications"
     # One source event gives at most one notification per user, whatever the redeliveries.
+    # A notification made by `outgoing.notify` has a deterministic key instead (user, kind, subject, version):
+    # making it again is a no-op, whatever the redeliveries. NULLs never clash, so each row uses one of the two.
     __table_args__ = (
         UniqueConstraint("source_event_id", "user_id", name="uq_notifications_source_user"),
+        UniqueConstraint("user_id", "kind", "subject_key", "version", name="uq_notifications_key"),
         Index("ix_notifications_user_id_id", "user_id", "id"),
     )
 
@@ -52,7 +55,12 @@ class Notification(Base):
     link: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    source_event_id: Mapped[str] = mapped_column(String(64))
+    source_event_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    category: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    subject_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    # False when the person switched in-app off for the category: the row stays as the record of the key.
+    in_app: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Email(Base):
@@ -69,13 +77,22 @@ class Email(Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sending|sent|failed
+    # queued|sending|sent|failed|uncertain|held (held: waits for the person's daily digest)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     message_id: Mapped[str | None] = mapped_column(String(300), default=None)
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    category: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    html_body: Mapped[str | None] = mapped_column(Text, default=None)
+    ics: Mapped[str | None] = mapped_column(Text, default=None)  # a whole VCALENDAR (with its METHOD)
+    # Where the current attempt got to, committed before each step: "connecting" (nothing handed over yet:
+    # safe to send again) or "data" (the server may have the mail: never sent again automatically).
+    phase: Mapped[str | None] = mapped_column(String(12), default=None)
+    phase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class KnownEvent(Base):

@@ -21,15 +21,15 @@ class Message:
     email_text: str | None = None
 
 
-def _one_line(value: str, limit: int) -> str:
+def one_line(value: str, limit: int) -> str:
     # Names come from users: keep header-bound text to a single line so it cannot inject mail headers.
     flat = " ".join(value.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def welcome(display_name: str, organisation: str, public_url: str) -> Message:
-    name = _one_line(display_name, 80) or "there"
-    where = f" from {_one_line(organisation, 80)}" if organisation.strip() else ""
+    name = one_line(display_name, 80) or "there"
+    where = f" from {one_line(organisation, 80)}" if organisation.strip() else ""
     link = "/"
     title = f"Welcome to Insight Days, {name}"
     body = (
@@ -73,6 +73,6 @@ def poster_rejected(project_id: int, poster_id: int, reason: str) -> Message:
     return Message(
         POSTER_REJECTED,
         "Your upload was rejected",
-        f"Upload #{poster_id} could not be used: {_one_line(reason, 300)}. Please upload another file.",
+        f"Upload #{poster_id} could not be used: {one_line(reason, 300)}. Please upload another file.",
         f"/projects/{project_id}",
     )

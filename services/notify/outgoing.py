@@ -1,0 +1,160 @@
+"""The one way features tell someone something: `notify()` inside the caller's unit of work, then
+`after_commit()` once that committed.
+
+Each notification has a deterministic key (user_id, kind, subject_key, version), unique in the database: making
+the same one twice (a redelivered event, a retried task, a reminder scan running twice) is a no-op. Whether it
+shows in the app and whether (and when) it is mailed is the person's choice per category (preferences' `decide`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.notify.adapters.orm import Email, Notification, Recipient
+from services.notify.domain import rules
+from services.notify.domain.messages import one_line
+from shared.events import utcnow
+
+log = logging.getLogger(__name__)
+
+HELD = "held"  # an email waiting for the person's daily digest (preferences: email="daily")
+_POLICY_MODULE = "services.notify.preferences.policy"
+
+
+@dataclass(frozen=True)
+class _AllowAll:
+    in_app: bool = True
+    email: Literal["now", "daily", "off"] = "now"
+
+
+def _policy() -> Any | None:
+    """Preferences' policy module, or None while that feature does not exist (then everything is allowed)."""
+    try:
+        return importlib.import_module(_POLICY_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and _POLICY_MODULE.startswith(exc.name):
+            return None
+        raise
+
+
+def decide(session: Session, user_id: int, category: str) -> Any:
+    policy = _policy()
+    return _AllowAll() if policy is None else policy.decide(session, user_id, category)
+
+
+def unsubscribe_url(public_url: str, secret: str, user_id: int, category: str) -> str | None:
+    policy = _policy()
+    return None if policy is None else policy.unsubscribe_url(public_url, secret, user_id, category)
+
+
+def notify(
+    session: Session,
+    *,
+    user_id: int,
+    kind: str,
+    category: str,
+    subject_key: str,
+    version: int,
+    title: str,
+    text: str,
+    html: str | None = None,
+    link: str = "",
+    ics: str | None = None,
+    email: bool = True,
+    push: bool = True,
+    summary: str | None = None,
+) -> Notification | None:
+    """One notification (and its email when the person wants mail for `category`), or None when this key was
+    made before or the person is unknown to notify (no UserRegistered seen: logged and skipped).
+
+    `title` is the in-app title and the email subject; `text` the plain-text mail (and the in-app body unless a
+    shorter `summary` is given); `html` the HTML alternative; `ics` a VCALENDAR attached as invite.ics. Nothing
+    is pushed or sent here: call `after_commit(app, ids)` once the caller's unit of work committed.
+    """
+    key = (
+        Notification.user_id == user_id,
+        Notification.kind == kind,
+        Notification.subject_key == subject_key,
+        Notification.version == version,
+    )
+    if session.scalar(select(Notification.id).where(*key)) is not None:
+        return None
+    recipient = session.get(Recipient, user_id)
+    if recipient is None:
+        log.warning(
+            "notification for an unknown user skipped",
+            extra={"user_id": user_id, "kind": kind, "subject_key": subject_key, "version": version},
+        )
+        return None
+    decision = decide(session, user_id, category)
+    notification = Notification(
+        user_id=user_id,
+        kind=kind,
+        category=category,
+        subject_key=subject_key,
+        version=version,
+        title=one_line(title, 200),
+        body=summary if summary is not None else text,
+        link=link,
+        in_app=bool(push and decision.in_app),
+    )
+    try:
+        with session.begin_nested():  # a concurrent maker of the same key wins; our savepoint rolls back
+            session.add(notification)
+            session.flush()
+    except IntegrityError:
+        return None
+    if email and decision.email != "off" and recipient.email:
+        held = decision.email == "daily"
+        session.add(
+            Email(
+                notification_id=notification.id,
+                user_id=user_id,
+                category=category,
+                to_address=recipient.email,
+                subject=one_line(title, 300),
+                body=text,
+                html_body=html,
+                ics=ics,
+                status=HELD if held else rules.QUEUED,
+                # after_commit enqueues it at once; the sweep only steps in if that got lost.
+                lease_until=None if held else utcnow() + rules.ENQUEUE_GRACE,
+            )
+        )
+        session.flush()
+    return notification
+
+
+def after_commit(app: Flask, notification_ids: Iterable[int]) -> None:
+    """Push the committed notifications live (those shown in the app) and enqueue their queued emails.
+
+    Safe to repeat: the send task claims each email once; a lost enqueue is picked up by the sweep.
+    """
+    from services.notify.serialize import notification_push
+    from services.notify.tasks import enqueue_send
+
+    ids = list(notification_ids)
+    if not ids:
+        return
+    db = app.extensions["db"]
+    with db.unit_of_work() as session:
+        rows = list(session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)))
+        pushes = [(row.user_id, notification_push(row)) for row in rows if row.in_app]
+        email_ids = list(
+            session.scalars(select(Email.id).where(Email.notification_id.in_(ids), Email.status == rules.QUEUED))
+        )
+    pusher = app.extensions["notify_pusher"]
+    for user_id, payload in pushes:
+        pusher.emit_to_user(user_id, "notification", payload)
+    celery = app.extensions["celery"]
+    for email_id in email_ids:
+        enqueue_send(celery, email_id)
