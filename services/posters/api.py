@@ -10,6 +10,7 @@ from pydantic import AnyHttpUrl, Field, field_validator
 from services.posters import queries, service, uploads
 from services.posters.http import register_errors, search_index, storage, viewer
 from services.posters.presenters import card_json, facets_json, iso, project_json
+from services.posters.qa.service import record_view
 from shared.auth import require_identity
 from shared.errors import ApiError
 from shared.service_app import db
@@ -100,6 +101,7 @@ def create_project(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity()
 def get_project(project_id: int):  # type: ignore[no-untyped-def]
     row, posters = queries.project_page(db(), viewer(), project_id)
+    record_view(db(), viewer(), row)  # the first open per person announces ProjectViewed
     return jsonify(project_json(row, posters, viewer()))
 
 

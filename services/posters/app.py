@@ -25,9 +25,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.posters.api_posters import bp as posters_bp
     from services.posters.api_posters import uploads_bp
     from services.posters.limits import init_upload_limits
+    from services.posters.qa.api import bp as qa_bp
 
     init_upload_limits(app, uploads_bp)
     app.register_blueprint(projects_bp)
     app.register_blueprint(posters_bp)
     app.register_blueprint(uploads_bp)
+    app.register_blueprint(qa_bp)
     return app
