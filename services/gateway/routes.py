@@ -33,6 +33,7 @@ ROUTE_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"^/api/v1/projects/{_SEG}/posters{_END}", "posters"),
         (rf"^/api/v1/projects{_END}", "posters"),
         (rf"^/api/v1/posters{_END}", "posters"),
+        (rf"^/api/v1/questions{_END}", "posters"),
         (rf"^/api/v1/chat-slots{_END}", "matching"),
         (rf"^/api/v1/events{_END}", "matching"),
     )
