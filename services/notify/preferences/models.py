@@ -24,3 +24,15 @@ class NotificationSettings(Base):
     digest_hour: Mapped[int] = mapped_column(Integer, default=DEFAULT_DIGEST_HOUR)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class DailyDigest(Base):
+    """One bundle mail per person and local day: its key makes a second run of the digest task a no-op."""
+
+    __tablename__ = "daily_digests"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # the person's local date, YYYY-MM-DD
+    notification_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    bundled: Mapped[int] = mapped_column(Integer, default=0)  # how many held mails went into it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
