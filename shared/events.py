@@ -252,6 +252,11 @@ class EventEnded(DomainEvent):
     title: str
     timezone: str
     ended_at: str
+    # Filled by matching (events sent before these existed carry none): who took part in the day (registered,
+    # booked a chat, authors of its projects), and which of them allow being contacted (their profile shows at
+    # least one field to everyone at their events), so notify lists only those among the "people you met".
+    attendee_ids: list[int] = field(default_factory=list)
+    contactable_user_ids: list[int] = field(default_factory=list)
 
 
 # --- gateway: chat rooms ----------------------------------------------------------------------------------

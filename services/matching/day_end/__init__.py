@@ -1,0 +1,1 @@
+"""The end of an insight day: matching's beat announces `EventEnded` once per day when its end time has passed."""
