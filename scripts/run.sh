@@ -13,6 +13,9 @@ pick_port() {  # the preferred port, or the next free one
 }
 
 export APP_ENV=${APP_ENV:-development}
+# The local demo signs people up without a mail round trip; set EMAIL_VERIFICATION=on to try the real flow
+# (the links arrive in var/mail).
+export EMAIL_VERIFICATION=${EMAIL_VERIFICATION:-off}
 export GATEWAY_PORT=${GATEWAY_PORT:-8000}
 port_free "$GATEWAY_PORT" || { echo "port $GATEWAY_PORT is in use: stop what uses it or set GATEWAY_PORT"; exit 1; }
 export POSTERS_PORT=${POSTERS_PORT:-$(pick_port 8001)}
@@ -24,7 +27,13 @@ without=()
 mkdir -p var/redis var/mail var/log
 if [ -z "${REDIS_URL:-}" ]; then  # a set REDIS_URL means "use that Redis, start none"
   export REDIS_PORT=${REDIS_PORT:-$(pick_port 6379)}
-  export REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+  # Even the local Redis needs a password (made once per checkout, kept in var/, never in code).
+  if [ ! -s var/redis-password ]; then
+    (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_hex(24))" > var/redis-password)
+  fi
+  REDIS_PASSWORD="$(cat var/redis-password)"
+  export REDIS_PASSWORD
+  export REDIS_URL="redis://:${REDIS_PASSWORD}@127.0.0.1:${REDIS_PORT}/0"
 else
   without+=(--without redis)
 fi

@@ -1,21 +1,32 @@
-"""Signed internal identity: the gateway vouches for the caller; services trust only that signature."""
+"""Signed internal identity: the gateway vouches for the caller; services trust only that signature.
+
+The token is `base64url(JSON claims).base64url(Ed25519 signature)`. Only the gateway holds the private key, so a
+service (or a worker that decodes untrusted files) that leaks its configuration cannot mint identities. The claims
+name the target service (`aud`: a token sent to posters is refused by matching) and expire after EXPIRY_S, with
+LEEWAY_S for clocks that differ a little between containers.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app, g, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shared.errors import ApiError
 
 HEADER = "X-Internal-Identity"
 ROLES = ("attendee", "author", "organiser")
-_SALT = "insightdays.internal-identity.v1"
-MAX_AGE_S = 120
+EXPIRY_S = 30  # a request reaches its service within milliseconds; a replayed token soon goes stale
+LEEWAY_S = 5
+MAX_TOKEN_CHARS = 8192
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,17 +44,51 @@ class Identity:
         return any(r in self.roles for r in roles)
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=_SALT)
+class InvalidIdentityToken(ValueError):
+    """Malformed, forged, expired, or meant for another service."""
 
 
-def sign_identity(identity: Identity, secret: str) -> str:
-    return _serializer(secret).dumps(asdict(identity))
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def verify_identity(token: str, secret: str, max_age: int = MAX_AGE_S) -> Identity:
-    data = _serializer(secret).loads(token, max_age=max_age)
-    return Identity(**data)
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_identity(
+    identity: Identity, private_key: Ed25519PrivateKey, audience: str, *, now: float | None = None
+) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {"aud": audience, "iat": issued, "exp": issued + EXPIRY_S, "sub": asdict(identity)}
+    payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(private_key.sign(payload))}"
+
+
+def verify_identity(
+    token: str, public_key: Ed25519PublicKey, audience: str, *, now: float | None = None, leeway: int = LEEWAY_S
+) -> Identity:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise InvalidIdentityToken("malformed")
+    payload_text, signature_text = token.split(".")
+    try:
+        payload, signature = _unb64(payload_text), _unb64(signature_text)
+        public_key.verify(signature, payload)  # before parsing: unsigned bytes are never interpreted
+        claims = json.loads(payload)
+    except (ValueError, InvalidSignature) as exc:
+        raise InvalidIdentityToken("bad signature") from exc
+    current = time.time() if now is None else now
+    if not isinstance(claims, dict) or claims.get("aud") != audience:
+        raise InvalidIdentityToken("wrong audience")
+    expires, issued = claims.get("exp"), claims.get("iat")
+    if not isinstance(expires, int) or not isinstance(issued, int):
+        raise InvalidIdentityToken("no lifetime")
+    if current > expires + leeway or issued > current + leeway:
+        raise InvalidIdentityToken("expired or not yet valid")
+    try:
+        return Identity(**claims["sub"])
+    except (KeyError, TypeError) as exc:
+        raise InvalidIdentityToken("bad subject") from exc
 
 
 def current_identity() -> Identity | None:
@@ -53,8 +98,10 @@ def current_identity() -> Identity | None:
         g.identity = None
         if token:
             try:
-                g.identity = verify_identity(token, current_app.config["INTERNAL_SECRET"])
-            except (BadSignature, TypeError, ValueError):
+                g.identity = verify_identity(
+                    token, current_app.config["IDENTITY_KEYS"].public, current_app.config["SERVICE"]
+                )
+            except InvalidIdentityToken:
                 g.identity = None
     return g.identity
 

@@ -1,7 +1,7 @@
 """Settings from the environment only, with safe local defaults.
 
-Outside development and test, SECRET_KEY and INTERNAL_SECRET must be set: a default secret in production
-would let anyone forge sessions and internal identity tokens.
+Outside development and test, SECRET_KEY must be set: a default secret in production would let anyone forge
+sessions. (The internal identity is signed with an Ed25519 pair, see `shared.identity_keys`.)
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ class Settings:
     service: str
     env: str
     secret_key: str
-    internal_secret: str
     redis_url: str
     database_url: str
     var_dir: Path
@@ -63,7 +62,7 @@ def _dev_secrets(var_dir: Path) -> dict[str, str]:
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"secret_key": secrets.token_urlsafe(32), "internal": secrets.token_urlsafe(32)}))
+        tmp.write_text(json.dumps({"secret_key": secrets.token_urlsafe(32)}))
         tmp.chmod(0o600)
         try:
             os.link(tmp, path)  # atomic: the first process wins, the others read its file
@@ -89,20 +88,15 @@ def load_settings(service: str) -> Settings:
     app_env = env("APP_ENV", "development")
     var_dir = Path(env("VAR_DIR", str(ROOT / "var")))
     secret_key = env("SECRET_KEY")
-    internal_secret = env("INTERNAL_SECRET")
     if app_env not in ("development", "test"):
-        missing = [n for n, v in (("SECRET_KEY", secret_key), ("INTERNAL_SECRET", internal_secret)) if not v]
-        if missing:
-            raise ConfigError(f"{', '.join(missing)} must be set when APP_ENV={app_env}")
-    elif not (secret_key and internal_secret):
-        dev = _dev_secrets(var_dir)
-        secret_key = secret_key or dev["secret_key"]
-        internal_secret = internal_secret or dev["internal"]
+        if not secret_key:
+            raise ConfigError(f"SECRET_KEY must be set when APP_ENV={app_env}")
+    elif not secret_key:
+        secret_key = _dev_secrets(var_dir)["secret_key"]
     return Settings(
         service=service,
         env=app_env,
         secret_key=secret_key,
-        internal_secret=internal_secret,
         redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         database_url=database_url_for(service, var_dir),
         var_dir=var_dir,

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shared.auth import HEADER, Identity, sign_identity
+from shared.auth import Identity
 from shared.db import migrate
+from tests.support.identity import app_identity_header
 from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
 
@@ -78,7 +79,7 @@ def identity_headers(app: Flask, user_id: int = 1, *roles: str, organisation: st
         region="North",
         roles=list(roles or ("attendee",)),
     )
-    return {HEADER: sign_identity(identity, app.config["INTERNAL_SECRET"])}
+    return app_identity_header(app, identity)
 
 
 @pytest.fixture

@@ -113,11 +113,11 @@ def _request_body() -> Any:
     return None
 
 
-def _upstream_headers(account: Account) -> dict[str, str]:
+def _upstream_headers(account: Account, audience: str) -> dict[str, str]:
     headers = {name: value for name in REQUEST_HEADERS if (value := request.headers.get(name))}
     if request.content_length:
         headers["Content-Length"] = str(request.content_length)
-    headers[HEADER] = identity_header(account)
+    headers[HEADER] = identity_header(account, audience)
     headers["X-Request-Id"] = g.request_id
     headers["X-Forwarded-For"] = request.remote_addr or ""
     headers["X-Forwarded-Proto"] = request.scheme
@@ -138,7 +138,7 @@ def call(service: str, method: str, path_qs: str, headers: dict[str, str], body:
 
 def fetch_json(service: str, path: str, account: Account) -> Any:
     """A server-side GET as `account` (pages rendered by the gateway); raises ApiError when it fails."""
-    headers = {HEADER: identity_header(account), "X-Request-Id": g.request_id, "Accept": "application/json"}
+    headers = {HEADER: identity_header(account, service), "X-Request-Id": g.request_id, "Accept": "application/json"}
     with call(service, "GET", path, headers, None) as response:
         if response.status_code != 200:
             raise ApiError(502, "upstream_error", f"the {service} service answered {response.status_code}")
@@ -155,7 +155,7 @@ def forward(rest: str) -> Response:
     path_qs = quote(request.path, safe="/:@!$&'()*+,;=-._~")
     if request.query_string:
         path_qs += "?" + request.query_string.decode("latin-1")
-    upstream = call(owner, request.method, path_qs, _upstream_headers(caller.account), _request_body())
+    upstream = call(owner, request.method, path_qs, _upstream_headers(caller.account, owner), _request_body())
     return _relay(owner, upstream)
 
 

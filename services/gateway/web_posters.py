@@ -37,7 +37,7 @@ class Upstream(Exception):
 def _get(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
     query = urlencode({k: v for k, v in (params or {}).items() if v not in ("", None)})
     headers = {
-        HEADER: identity_header(current_user.account),
+        HEADER: identity_header(current_user.account, service),
         "X-Request-Id": g.request_id,
         "Accept": "application/json",
     }

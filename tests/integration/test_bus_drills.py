@@ -22,10 +22,11 @@ from services.gateway.adapters.orm import Outbox as GatewayOutbox
 from services.matching.domain.insight_day import Schedule
 from services.matching.service import create_insight_day
 from shared import outbox
-from shared.auth import HEADER, Identity, sign_identity
+from shared.auth import Identity
 from shared.bus import DEAD_LETTER_SUFFIX, EVENTS_STREAM, Publisher
 from shared.db import Database
 from shared.events import UserRegistered
+from tests.support.identity import identity_header
 from tests.support.postgres import PostgresServer
 from tests.support.processes import (
     ROOT,
@@ -46,7 +47,6 @@ START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 DRILL_SETTINGS = {
     "BUS_CLAIM_IDLE_MS": "2000",  # a dead consumer's messages are taken over after 2 s, not 30
     "BUS_STALL_S": "3",
-    "INTERNAL_SECRET": "drill-internal-secret",
     "SECRET_KEY": "drill-secret-key",
 }
 
@@ -292,7 +292,7 @@ def test_database_down_for_20_seconds(postgres_notify, tmp_path: Path) -> None: 
     url = f"http://127.0.0.1:{port}/api/v1/me/notifications"
 
     def headers() -> dict[str, str]:
-        return {HEADER: sign_identity(identity, DRILL_SETTINGS["INTERNAL_SECRET"])}
+        return identity_header(tmp / "var", "notify", identity)
 
     def welcomes() -> int:
         with db.engine.connect() as conn:

@@ -182,7 +182,8 @@ def test_a_client_sent_identity_header_is_ignored(gateway: Flask, client: FlaskC
     attendee = account(gateway, client, "ada@example.org")
     forged = sign_identity(
         Identity(user_id=1, email="boss@example.org", display_name="Boss", roles=["organiser"]),
-        gateway.config["INTERNAL_SECRET"],  # even a correctly signed one (a leaked secret) is not passed on
+        gateway.config["IDENTITY_KEYS"].private,  # even a correctly signed one (a leaked key) is not passed on
+        "matching",
     )
     response = client.post("/api/v1/events", json=EVENT, headers={**bearer(attendee), HEADER: forged})
     assert response.status_code == 403
@@ -212,7 +213,7 @@ def test_what_crosses_the_wire(gateway: Flask, client: FlaskClient, echo) -> Non
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert "authorization" not in headers and "cookie" not in headers
     assert headers["x-request-id"] == "req-12345678"
-    identity = verify_identity(headers["x-internal-identity"], gateway.config["INTERNAL_SECRET"])
+    identity = verify_identity(headers["x-internal-identity"], gateway.config["IDENTITY_KEYS"].public, "posters")
     assert identity.email == "org@example.org" and "organiser" in identity.roles
 
     as_json = client.put("/api/v1/posters/1", json={"a": [1, 2]}, headers=bearer(token)).get_json()

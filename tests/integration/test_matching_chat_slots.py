@@ -22,7 +22,7 @@ from sqlalchemy import select
 from services.matching import service
 from services.matching.adapters.orm import Outbox
 from services.matching.chat_slots.models import ChatBooking, ChatCell
-from shared.auth import HEADER, Identity, sign_identity
+from shared.auth import Identity
 from shared.db import Database
 from shared.events import (
     ChatSlotBooked,
@@ -32,6 +32,7 @@ from shared.events import (
     ProjectPublished,
     ProjectUpdated,
 )
+from tests.support.identity import identity_header
 from tests.support.processes import VENV_BIN, Process, free_port, run_migrations, service_env, wait_until
 
 pytestmark = pytest.mark.integration
@@ -365,7 +366,6 @@ def test_cancelling_offers_the_slot_to_the_first_free_person_waiting(app, as_use
 
 
 # --- races against a real server -------------------------------------------------------------------------------
-SECRET = "chat-slots-race-secret"
 
 
 @dataclass
@@ -373,16 +373,17 @@ class Server:
     url: str
     db: Database
     process: Process
+    var_dir: Path
 
     def headers(self, user_id: int, *roles: str) -> dict[str, str]:
         identity = Identity(user_id, f"u{user_id}@example.org", f"User {user_id}", roles=list(roles or ["attendee"]))
-        return {HEADER: sign_identity(identity, SECRET)}
+        return identity_header(self.var_dir, "matching", identity)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Iterator[Server]:
     """matching under gunicorn (2 processes x 16 threads) on its own database, migrated from empty."""
-    extra = {"INTERNAL_SECRET": SECRET, "RATE_LIMITS": "off"}
+    extra = {"RATE_LIMITS": "off"}
     if request.param == "postgresql":
         name = f"matching_race_{uuid.uuid4().hex[:8]}"
         extra["MATCHING_DATABASE_URL"] = request.getfixturevalue("postgres_server").create_database(name)
@@ -410,7 +411,7 @@ def server(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> It
     db = Database(extra.get("MATCHING_DATABASE_URL") or f"sqlite:///{tmp_path / 'var' / 'matching.db'}")
     try:
         wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, timeout=60, what="matching /healthz")
-        yield Server(url, db, process)
+        yield Server(url, db, process, tmp_path / "var")
     except Exception:
         print(process.output()[-5000:])
         raise

@@ -23,32 +23,42 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+def _redis_command(compose: dict[str, Any]) -> str:
+    command = compose["services"]["redis"]["command"]
+    return command if isinstance(command, str) else " ".join(command)
+
+
 def test_redis_keeps_an_append_only_file_on_a_volume(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
-    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert "--appendonly yes" in _redis_command(compose)
     assert any(v.endswith(":/data") for v in redis["volumes"])
     assert "healthcheck" in redis
 
 
-def test_postgres_gets_one_database_per_service(compose: dict[str, Any]) -> None:
+def test_postgres_gets_one_database_and_role_per_service(compose: dict[str, Any]) -> None:
     postgres = compose["services"]["postgres"]
     init = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v).split(":")[0]
-    sql = (ROOT / init).read_text()
-    assert sorted(re.findall(r"CREATE DATABASE (\w+);", sql)) == sorted(SERVICES)
+    script = (ROOT / init).read_text()
+    assert re.search(r"for service in gateway posters matching notify; do", script)
+    assert 'CREATE ROLE :"role" LOGIN PASSWORD' in script and 'CREATE DATABASE :"role" OWNER :"role"' in script
+    assert 'REVOKE ALL ON DATABASE :"role" FROM PUBLIC' in script  # no role may even connect to another's database
+    for service in SERVICES:
+        assert f"${{{service.upper()}_DB_PASSWORD:?" in postgres["environment"][f"{service.upper()}_DB_PASSWORD"]
     assert "healthcheck" in postgres
+
+
+def _service_of(name: str) -> str:
+    return name.split("-")[0]
 
 
 @pytest.mark.parametrize("name", [*PROCESSES, *BEATS])
 def test_every_process_has_env_healthcheck_and_dependencies(compose: dict[str, Any], name: str) -> None:
     svc = compose["services"][name]
     env = svc["environment"]
-    for key in ("REDIS_URL", "SECRET_KEY", "INTERNAL_SECRET", "APP_ENV", "SMTP_HOST"):
+    for key in ("REDIS_URL", "SECRET_KEY", "IDENTITY_PUBLIC_KEY", "APP_ENV"):
         assert key in env, f"{name} lacks {key}"
-    for service in SERVICES:
-        url = env[f"{service.upper()}_DATABASE_URL"]
-        assert url.startswith("postgresql+psycopg://") and url.endswith(f"/{service}")
     assert env["APP_ENV"] == "production"
-    assert "${SECRET_KEY:?" in env["SECRET_KEY"], "secrets must come from the environment"
+    assert "${" in env["SECRET_KEY"] and ":?" in env["SECRET_KEY"], "secrets must come from the environment"
     assert svc["healthcheck"]["test"], f"{name} has no healthcheck"
     deps = svc["depends_on"]
     assert deps["redis"]["condition"] == "service_healthy"
@@ -212,3 +222,59 @@ def test_image_builds_browser_assets_from_the_registry() -> None:
 def test_workers_get_time_to_finish_a_task_on_deploy(compose: dict[str, Any], worker: str) -> None:
     grace = compose["services"][worker]["stop_grace_period"]
     assert grace.endswith("m") and int(grace[:-1]) * 60 > 240  # longer than the posters task's hard time limit
+
+
+# --- one container, one set of keys ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*PROCESSES, *BEATS])
+def test_each_process_gets_only_its_own_database_redis_user_and_secret(compose: dict[str, Any], name: str) -> None:
+    service = _service_of(name)
+    env = compose["services"][name]["environment"]
+    urls = {key: value for key, value in env.items() if key.endswith("_DATABASE_URL")}
+    assert list(urls) == [f"{service.upper()}_DATABASE_URL"], f"{name} sees other databases: {sorted(urls)}"
+    assert urls[f"{service.upper()}_DATABASE_URL"].startswith(f"postgresql+psycopg://{service}:${{")
+    assert urls[f"{service.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/{service}")
+    assert env["REDIS_URL"].startswith(f"redis://{service}:${{REDIS_{service.upper()}_PASSWORD:?")
+    assert f"{service.upper()}_" in env["SECRET_KEY"], "each service signs with a secret key of its own"
+    assert "INTERNAL_SECRET" not in env and "POSTGRES_PASSWORD" not in " ".join(map(str, env.values()))
+    if service != "notify":
+        assert "SMTP_HOST" not in env
+    if service != "gateway":
+        assert "IDENTITY_PRIVATE_KEY" not in env, f"{name} could mint identities"
+        assert not {"POSTERS_URL", "MATCHING_URL", "NOTIFY_URL"} & set(env), "only the gateway calls services"
+
+
+def test_only_gateway_processes_hold_the_private_identity_key(compose: dict[str, Any]) -> None:
+    holders = {
+        name for name, svc in compose["services"].items() if "IDENTITY_PRIVATE_KEY" in svc.get("environment", {})
+    }
+    assert holders and all(_service_of(name) == "gateway" for name in holders)
+
+
+def test_the_media_worker_has_a_secret_of_its_own(compose: dict[str, Any]) -> None:
+    """The posters worker decodes untrusted PDFs and videos: if one exploits it, it must not yield the web
+    service's secret, the signing key or any other database."""
+    worker = compose["services"]["posters-worker"]["environment"]
+    web = compose["services"]["posters"]["environment"]
+    assert worker["SECRET_KEY"] != web["SECRET_KEY"] and "POSTERS_WORKER_SECRET_KEY" in worker["SECRET_KEY"]
+    assert {k for k in worker if k.endswith("_DATABASE_URL")} == {"POSTERS_DATABASE_URL"}
+
+
+def test_redis_requires_a_password_with_one_acl_user_per_service(compose: dict[str, Any]) -> None:
+    command = _redis_command(compose)
+    assert "--user default off" in command, "no anonymous access"
+    for service in SERVICES:
+        rule = re.search(rf"--user {service} on \">\$\$REDIS_{service.upper()}_PASSWORD\"([^\n]*?)(--user|$)", command)
+        assert rule, f"no ACL user for {service}"
+        assert "-@admin" in rule.group(1) and "-flushall" in rule.group(1)
+        env = compose["services"]["redis"]["environment"][f"REDIS_{service.upper()}_PASSWORD"]
+        assert env.startswith(f"${{REDIS_{service.upper()}_PASSWORD:?")
+    assert "--user probe on nopass -@all +ping" in command  # the healthcheck may only PING
+    assert "--user probe" in " ".join(compose["services"]["redis"]["healthcheck"]["test"])
+
+
+def test_local_run_protects_redis_with_a_generated_password() -> None:
+    run_sh = (ROOT / "scripts" / "run.sh").read_text()
+    assert "var/redis-password" in run_sh and 'REDIS_URL="redis://:${REDIS_PASSWORD}@' in run_sh
+    assert "--requirepass $REDIS_PASSWORD" in _procfile()["redis"]

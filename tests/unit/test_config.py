@@ -12,7 +12,6 @@ from shared.config import ConfigError, load_settings
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.setenv("INTERNAL_SECRET", "x" * 32)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings("gateway")
 
@@ -23,10 +22,8 @@ def test_development_makes_random_secrets_shared_by_all_local_processes(
     monkeypatch.setenv("APP_ENV", "development")
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.delenv("INTERNAL_SECRET", raising=False)
     a, b = load_settings("gateway"), load_settings("posters")
-    assert a.internal_secret == b.internal_secret and len(a.internal_secret) >= 32
-    assert a.secret_key != a.internal_secret
+    assert a.secret_key == b.secret_key and len(a.secret_key) >= 32
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
 
 

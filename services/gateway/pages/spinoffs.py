@@ -114,7 +114,7 @@ def spinoffs_page(event_id: int):  # type: ignore[no-untyped-def]
 
 def _post_json(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     headers = {
-        HEADER: identity_header(current_user.account),
+        HEADER: identity_header(current_user.account, "matching"),
         "X-Request-Id": g.request_id,
         "Accept": "application/json",
         "Content-Type": "application/json",
