@@ -16,6 +16,7 @@ from shared.config import load_settings
 from shared.db import Database, migrate
 from shared.dead_letters import DeadLetters
 from shared.errors import register_error_handlers
+from shared.identity_keys import load_identity_keys
 from shared.logs import configure_logging, install_request_id
 
 
@@ -33,7 +34,7 @@ def build_app(
         SERVICE=service,
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
-        INTERNAL_SECRET=settings.internal_secret,
+        IDENTITY_KEYS=load_identity_keys(service, settings.var_dir, settings.is_dev),
         REDIS_URL=settings.redis_url,
         DATABASE_URL=settings.database_url,
         RATE_LIMITS=settings.rate_limits,

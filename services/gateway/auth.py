@@ -106,8 +106,9 @@ def identity_of(account: Account) -> Identity:
     )
 
 
-def identity_header(account: Account) -> str:
-    return sign_identity(identity_of(account), current_app.config["INTERNAL_SECRET"])
+def identity_header(account: Account, audience: str) -> str:
+    """The signed identity for one call to `audience` (the target service refuses a token meant for another)."""
+    return sign_identity(identity_of(account), current_app.config["IDENTITY_KEYS"].private, audience)
 
 
 def _check_api_csrf() -> None:
