@@ -20,7 +20,7 @@ class NotificationSettings(Base):
     # {category: {"in_app": bool, "email": "now"|"daily"|"off"}}; a missing category means all on.
     channels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Minutes before a chat/breakout/coffee; NULL: the defaults (1 day, 15 min); []: no reminders.
-    reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON, default=None, nullable=True)
+    reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), default=None, nullable=True)
     digest_hour: Mapped[int] = mapped_column(Integer, default=DEFAULT_DIGEST_HOUR)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -40,13 +40,12 @@ class ScanResult:
 
 
 def _offsets_by_user(session: Session, user_ids: set[int]) -> dict[int, list[timedelta]]:
-    chosen = dict(
-        session.execute(
-            select(NotificationSettings.user_id, NotificationSettings.reminder_offsets).where(
-                NotificationSettings.user_id.in_(user_ids)
-            )
-        ).tuples()
+    rows = session.execute(
+        select(NotificationSettings.user_id, NotificationSettings.reminder_offsets).where(
+            NotificationSettings.user_id.in_(user_ids)
+        )
     )
+    chosen = {user_id: offsets for user_id, offsets in rows}
     return {user_id: offsets_from(chosen.get(user_id)) for user_id in user_ids}
 
 

@@ -9,13 +9,14 @@ from flask import current_app
 
 from services.notify import outgoing
 from services.notify.reminders import service
+from shared.config import env
 from shared.events import utcnow
 
 log = logging.getLogger(__name__)
 
 QUEUE = "notify"
 SCAN_DUE_REMINDERS = "notify.scan_due_reminders"
-SCAN_EVERY_S = 30.0
+SCAN_EVERY_S = float(env("REMINDER_SCAN_S", "30") or 30)  # tests and drills scan faster
 AFTER_COMMIT_BATCH = 100  # pushes and mail enqueues go out in batches of this many notifications
 
 BEAT_SCHEDULE = {
