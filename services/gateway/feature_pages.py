@@ -8,7 +8,8 @@ import importlib.util
 
 from flask import Flask
 
-PAGE_MODULES = ("setup", "registration", "assignment", "chat_slots", "coffee", "directory", "spinoffs")
+PAGE_MODULES = ("setup", "registration", "assignment", "chat_slots", "coffee", "directory", "spinoffs",
+                "notify_deliveries")
 
 
 def register_feature_pages(app: Flask) -> None:

@@ -18,6 +18,8 @@ ROUTE_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"^/api/v1/chat-rooms{_END}", GATEWAY),
         (rf"^/api/v1/me/notifications{_END}", "notify"),
         (r"^/api/v1/me/calendar\.ics$", "notify"),
+        (r"^/api/v1/me/calendar-token$", "notify"),
+        (rf"^/api/v1/notify{_END}", "notify"),
         (rf"^/api/v1/me/notification-settings{_END}", "notify"),
         (rf"^/api/v1/me/chat-bookings{_END}", "matching"),
         (rf"^/api/v1/me/profile{_END}", "matching"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from services.notify import service
-from services.notify.serialize import notification_json
+from services.notify.serialize import email_problem_json, notification_json
+from services.notify.tasks import enqueue_send
 from shared.auth import Identity, current_identity, require_identity
 from shared.errors import ApiError, not_found
+from shared.events import utcnow
 from shared.service_app import db
 from shared.validation import int_arg
 
@@ -62,3 +64,28 @@ def mark_read(notification_id: int):  # type: ignore[no-untyped-def]
 def mark_all_read():  # type: ignore[no-untyped-def]
     updated = service.mark_all_read(db(), _me().user_id)
     return jsonify({"updated": updated, "unread_count": 0})
+
+
+# --- organisers: mails that failed or may not have arrived --------------------------------------------------
+@bp.get("/notify/failed-emails")
+@require_identity("organiser")
+def failed_emails():  # type: ignore[no-untyped-def]
+    page = int_arg("page", 1)
+    rows, more = service.problem_emails(db(), page)
+    return jsonify({"items": [email_problem_json(r) for r in rows], "page": page, "has_more": more})
+
+
+@bp.post("/notify/emails/<int:email_id>/resend")
+@require_identity("organiser")
+def resend_email(email_id: int):  # type: ignore[no-untyped-def]
+    """Only failed or uncertain mails; an uncertain one may then arrive twice (same Message-ID)."""
+    try:
+        row = service.resend(db(), email_id, utcnow())
+    except service.NotFound:
+        raise not_found("email") from None
+    except service.NotResendable as exc:
+        raise ApiError(
+            409, "not_resendable", f"only failed or uncertain emails can be resent (this one is {exc})"
+        ) from None
+    enqueue_send(current_app.extensions["celery"], email_id)
+    return jsonify(email_problem_json(row)), 202

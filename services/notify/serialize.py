@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.notify.adapters.orm import Notification
+from services.notify.adapters.orm import Email, Notification
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -27,3 +27,19 @@ def notification_push(row: Notification) -> dict[str, Any]:
 
 def notification_json(row: Notification) -> dict[str, Any]:
     return {**notification_push(row), "read_at": _iso(row.read_at), "read": row.read_at is not None}
+
+
+def email_problem_json(row: Email) -> dict[str, Any]:
+    """What organisers see of a mail that failed or may not have arrived (no body: it may be personal)."""
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "to_address": row.to_address,
+        "subject": row.subject,
+        "category": row.category,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": _iso(row.created_at),
+        "message_id": row.message_id,
+    }

@@ -5,6 +5,7 @@ Consumers call the `apply_*` functions inside the inbox's unit of work; the rest
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from services.notify.adapters.orm import Email, KnownEvent, Notification, Recipi
 from services.notify.domain import messages, rules
 from shared.db import Database
 from shared.events import EventCreated, EventUpdated, PosterReady, PosterRejected, UserRegistered, is_newer, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class NotFound(LookupError):
@@ -153,8 +156,29 @@ def mark_all_read(db: Database, user_id: int) -> int:
 
 
 # --- the life of an email ------------------------------------------------------------------------------
+def _abandoned_after_data(now: datetime):  # type: ignore[no-untyped-def]
+    """Rows whose worker died (lease run out) after DATA began: the mail may be at the server."""
+    return and_(Email.status == rules.SENDING, Email.lease_until < now, Email.phase == rules.PHASE_DATA)
+
+
+def _mark_abandoned_uncertain(session: Session, now: datetime, *extra: object) -> int:
+    result = session.execute(
+        update(Email)
+        .where(_abandoned_after_data(now), *extra)
+        .values(
+            status=rules.UNCERTAIN,
+            lease_until=None,
+            last_error="the sender stopped after the mail was handed to the server: maybe delivered, not resent",
+        )
+    )
+    return result.rowcount or 0
+
+
 def claim_email(db: Database, email_id: int, now: datetime) -> Email | None:
-    """queued -> sending with a lease, in one UPDATE ... WHERE: of two workers, only one gets the row."""
+    """queued -> sending with a lease, in one UPDATE ... WHERE: of two workers, only one gets the row.
+
+    A row left in `sending` by a dead worker is taken again only if that worker never began DATA; one left in
+    phase "data" becomes `uncertain` instead (at most once in that window: see the README)."""
     with db.unit_of_work() as session:
         claimed = session.execute(
             update(Email)
@@ -162,12 +186,37 @@ def claim_email(db: Database, email_id: int, now: datetime) -> Email | None:
                 Email.id == email_id,
                 or_(
                     Email.status == rules.QUEUED,
-                    and_(Email.status == rules.SENDING, Email.lease_until < now),  # its worker died mid-send
+                    and_(
+                        Email.status == rules.SENDING,
+                        Email.lease_until < now,  # its worker died mid-send
+                        or_(Email.phase.is_(None), Email.phase != rules.PHASE_DATA),
+                    ),
                 ),
             )
-            .values(status=rules.SENDING, lease_until=now + rules.SEND_LEASE, attempts=Email.attempts + 1)
+            .values(
+                status=rules.SENDING,
+                lease_until=now + rules.SEND_LEASE,
+                attempts=Email.attempts + 1,
+                phase=None,
+                phase_at=None,
+            )
         ).rowcount
-        return session.get(Email, email_id) if claimed == 1 else None
+        if claimed != 1:
+            _mark_abandoned_uncertain(session, now, Email.id == email_id)
+            return None
+        return session.get(Email, email_id)
+
+
+def record_phase(db: Database, email_id: int, phase: str) -> None:
+    """Committed before the step it names, so a crash inside that step is found with the phase set."""
+    with db.unit_of_work() as session:
+        done = session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == rules.SENDING)
+            .values(phase=phase, phase_at=utcnow())
+        ).rowcount
+        if done != 1:
+            raise RuntimeError(f"email {email_id} is no longer ours to send")
 
 
 def _finish(db: Database, email_id: int, **values: object) -> None:
@@ -180,23 +229,31 @@ def mark_sent(db: Database, email_id: int, message_id: str) -> None:
 
 
 def release_for_retry(db: Database, email_id: int, error: str, retry_lease_until: datetime) -> None:
-    _finish(db, email_id, status=rules.QUEUED, last_error=error[:2000], lease_until=retry_lease_until)
+    _finish(db, email_id, status=rules.QUEUED, last_error=error[:2000], lease_until=retry_lease_until, phase=None)
 
 
 def mark_failed(db: Database, email_id: int, error: str) -> None:
     _finish(db, email_id, status=rules.FAILED, last_error=error[:2000], lease_until=None)
 
 
+def mark_uncertain(db: Database, email_id: int, error: str) -> None:
+    _finish(db, email_id, status=rules.UNCERTAIN, last_error=error[:2000], lease_until=None)
+
+
 def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list[int]:
     """Emails nobody holds — queued or sending with no lease or an expired one (lost enqueue, dead worker) —
     back to queued with a fresh grace lease, so the next sweep does not enqueue them again; returns their ids.
 
-    Rows that already used up their attempts are marked failed instead, so a poison email cannot loop forever.
+    A dead worker's row in phase "data" becomes `uncertain` instead (never resent automatically). Rows that
+    already used up their attempts are marked failed, so a poison email cannot loop forever.
     """
     unheld = and_(
         Email.status.in_((rules.QUEUED, rules.SENDING)), or_(Email.lease_until.is_(None), Email.lease_until < now)
     )
     with db.unit_of_work() as session:
+        uncertain = _mark_abandoned_uncertain(session, now)
+        if uncertain:
+            log.warning("emails marked uncertain after a sender died in DATA", extra={"count": uncertain})
         session.execute(
             update(Email)
             .where(unheld, Email.attempts >= rules.MAX_ATTEMPTS)
@@ -207,7 +264,7 @@ def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list
             session.execute(
                 update(Email)
                 .where(Email.id.in_(ids), unheld)
-                .values(status=rules.QUEUED, lease_until=now + rules.ENQUEUE_GRACE)
+                .values(status=rules.QUEUED, lease_until=now + rules.ENQUEUE_GRACE, phase=None)
             )
         return ids
 
@@ -215,3 +272,43 @@ def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list
 def get_email(db: Database, email_id: int) -> Email | None:
     with db.unit_of_work() as session:
         return session.get(Email, email_id)
+
+
+def recipient_name(db: Database, user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    with db.unit_of_work() as session:
+        row = session.get(Recipient, user_id)
+        return row.display_name if row else ""
+
+
+# --- organisers: mails that did not make it --------------------------------------------------------------
+def problem_emails(db: Database, page: int) -> tuple[list[Email], bool]:
+    """Failed and uncertain mails, newest first."""
+    with db.unit_of_work() as session:
+        where = Email.status.in_(rules.PROBLEMS)
+        total = session.scalar(select(func.count()).select_from(Email).where(where)) or 0
+        rows = session.scalars(
+            select(Email).where(where).order_by(Email.id.desc()).offset(rules.offset(page)).limit(rules.PAGE_SIZE)
+        ).all()
+        return list(rows), rules.has_more(total, page)
+
+
+class NotResendable(ValueError):
+    pass
+
+
+def resend(db: Database, email_id: int, now: datetime) -> Email:
+    """An organiser's decision: a failed or uncertain mail goes out again (a fresh set of tries, same
+    Message-ID, so a copy that did arrive before is recognisable as the same mail)."""
+    with db.unit_of_work() as session:
+        row = session.get(Email, email_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"email {email_id}")
+        if row.status not in rules.PROBLEMS:
+            raise NotResendable(row.status)
+        row.status = rules.QUEUED
+        row.phase = None
+        row.attempts = 0
+        row.lease_until = now + rules.ENQUEUE_GRACE
+        return row

@@ -215,12 +215,19 @@ def test_a_worker_killed_in_the_middle_of_a_fan_out_loses_no_email(stack_factory
     later = utcnow() + rules.SEND_LEASE + timedelta(seconds=1)
     for email_id in service.requeue_unheld_emails(db, later):
         stack.app.extensions["celery"].send_task("notify.send_email", args=[email_id], queue=QUEUE)
-    wait_until(lambda: statuses() == {rules.SENT: total}, timeout=60, what=f"all {total} sent\n{stack.log()}")
-    assert len({m["X-RcptTo"] for m in mails(stack.mail_dir)}) == total
+    def settled() -> bool:
+        now = statuses()
+        return now.get(rules.SENT, 0) + now.get(rules.UNCERTAIN, 0) == total
 
+    wait_until(settled, timeout=60, what=f"all {total} sent or uncertain\n{stack.log()}")
+    final = statuses()
+    with db.unit_of_work() as session:
+        sent_to = set(session.scalars(select(Email.to_address).where(Email.status == rules.SENT)))
     recipients = [m["X-RcptTo"] for m in mails(stack.mail_dir)]
     duplicates = len(recipients) - len(set(recipients))
-    print(f"fan-out drill: {sent_before_kill} sent before the kill, {duplicates} sent twice")
-    # SMTP has no idempotency: a mail the server accepted just before the kill, whose "sent" commit never
-    # happened, goes out again (same Message-ID, so mail clients fold it). At most one per killed worker.
-    assert duplicates <= 1
+    print(f"fan-out drill: {sent_before_kill} sent before the kill, {duplicates} sent twice, {final} at the end")
+    # Every mail marked sent arrived; one the dead worker had begun DATA for is `uncertain` (maybe arrived) and
+    # never sent again automatically, so no mail arrives twice.
+    assert sent_to <= set(recipients)
+    assert final.get(rules.UNCERTAIN, 0) <= 1
+    assert duplicates == 0

@@ -1,12 +1,24 @@
-"""SMTP delivery with the standard library."""
+"""Building and sending mail with the standard library.
+
+Headers are built with `email.policy.SMTP` and `email.headerregistry.Address`, and every text that ends up in a
+header is one line: a `\\r\\nBcc:` in a display name or a title stays text and can never start a header.
+
+Sending uses smtplib's separate steps (MAIL, RCPT, then DATA) so the caller can record, before DATA, that from
+now on the server may have the mail (see tasks.send_email).
+"""
 
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime
 
 from services.notify.domain import rules
+from services.notify.domain.messages import one_line
 from shared.events import utcnow
 
 SMTP_TIMEOUT_S = 30
@@ -14,21 +26,90 @@ SMTP_TIMEOUT_S = 30
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
 
 
-def build(*, to_address: str, subject: str, body: str, mail_from: str, message_id: str) -> EmailMessage:
-    msg = EmailMessage()
+class UncertainDelivery(Exception):
+    """The connection broke after DATA began: the server may or may not have accepted the mail."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    data: bytes
+    params: dict[str, str]
+
+
+def address(display_name: str, addr_spec: str) -> Address:
+    """A recipient; the name flattened to one line, and dropped if the mail library still refuses it."""
+    name = one_line(display_name, 120)
+    try:
+        return Address(display_name=name, addr_spec=addr_spec)
+    except (ValueError, IndexError):
+        return Address(addr_spec=addr_spec)
+
+
+def build(
+    *,
+    to: Address | str,
+    subject: str,
+    body: str,
+    mail_from: str,
+    message_id: str,
+    html: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+    list_unsubscribe: str | None = None,
+) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP)
     msg["From"] = mail_from
-    msg["To"] = to_address
-    msg["Subject"] = subject
+    msg["To"] = to
+    msg["Subject"] = one_line(subject, 300)
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(utcnow())
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders should not answer
+    if list_unsubscribe:
+        # RFC 8058 one-click: a POST to the URL unsubscribes, no page to fill in.
+        msg["List-Unsubscribe"] = f"<{list_unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(body)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    for item in attachments:
+        msg.add_attachment(
+            item.data, maintype=item.maintype, subtype=item.subtype, filename=item.filename, params=item.params
+        )
     return msg
 
 
-def send(msg: EmailMessage, host: str, port: int) -> None:
+def envelope_addresses(msg: EmailMessage) -> tuple[str, list[str]]:
+    sender = msg["From"].addresses[0].addr_spec
+    recipients = [a.addr_spec for a in msg["To"].addresses]
+    return sender, recipients
+
+
+def send(msg: EmailMessage, host: str, port: int, before_data: Callable[[], None] = lambda: None) -> None:
+    """MAIL, RCPT, `before_data()`, DATA. A refusal before DATA raises smtplib's exceptions (nothing was
+    handed over); so does a 4xx/5xx reply to DATA (the server said it did not take it). A connection lost once
+    DATA began raises UncertainDelivery."""
+    sender, recipients = envelope_addresses(msg)
     with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S) as smtp:
-        smtp.send_message(msg)
+        smtp.ehlo_or_helo_if_needed()
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for recipient in recipients:
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+        before_data()
+        try:
+            smtp.data(msg.as_bytes(policy=SMTP))
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: not accepted
+        except (smtplib.SMTPException, OSError) as exc:
+            raise UncertainDelivery(f"{type(exc).__name__}: {exc}") from exc
 
 
 def is_permanent(exc: BaseException) -> bool:

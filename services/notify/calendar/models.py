@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.notify.adapters.orm import Base
@@ -47,7 +47,7 @@ class CalendarEntry(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # +1 on every change (iCal)
     # The source's own ordering (a chat slot's revision, a publication's time as an integer): an older event
     # arriving late changes nothing.
-    source_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    source_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Who else is in it (the author or attendee of a chat, the coffee partners), for texts and "people met".
     with_user_ids: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,7 +6,14 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
-STATUSES = (QUEUED, SENDING, SENT, FAILED)
+UNCERTAIN = "uncertain"  # the worker died after DATA began: maybe delivered; only an organiser resends it
+HELD = "held"  # waits for the person's daily digest
+STATUSES = (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, HELD)
+PROBLEMS = (FAILED, UNCERTAIN)  # what organisers see and may resend
+
+# Where a send attempt got to, committed before each step.
+PHASE_CONNECTING = "connecting"  # nothing handed to the server yet: sending again is safe
+PHASE_DATA = "data"  # DATA began: the server may have the mail; never sent again automatically
 
 SEND_LEASE = timedelta(minutes=2)  # longer than the SMTP timeout: a live worker never loses its lease
 ENQUEUE_GRACE = timedelta(seconds=30)  # the consumer enqueues right after commit; the sweep waits this long

@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('join_url', sa.String(length=500), server_default='', nullable=False),
     sa.Column('status', sa.String(length=10), server_default='active', nullable=False),
     sa.Column('sequence', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('source_revision', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('source_revision', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('with_user_ids', sa.String(length=200), server_default='', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
