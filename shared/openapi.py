@@ -97,13 +97,18 @@ def concrete_path(path: str) -> str:
 
 def is_api_rule(rule: Rule) -> bool:
     """A documented /api/v1 rule: not a catch-all taking the rest of the path (the gateway's proxy)."""
-    if not rule.rule.startswith(API_PREFIX + "/") and rule.rule != API_PREFIX:
+    if not rule.rule.startswith(API_PREFIX + "/"):
         return False
-    return not any(m.group("converter") == "path" for m in _RULE_ARG.finditer(rule.rule))
+    takes_rest = any(m.group("converter") == "path" for m in _RULE_ARG.finditer(rule.rule))
+    return rule.rule != API_PREFIX + "/" and not takes_rest
 
 
 def api_rules(app: Flask) -> list[Rule]:
-    return sorted((r for r in app.url_map.iter_rules() if is_api_rule(r)), key=lambda r: (r.rule, r.endpoint))
+    """The documented rules; a catch-all view's other rules (e.g. the proxy's bare `/api/v1/`) go with it."""
+    rules = list(app.url_map.iter_rules())
+    catch_alls = {r.endpoint for r in rules if r.rule.startswith(API_PREFIX) and not is_api_rule(r)}
+    kept = (r for r in rules if is_api_rule(r) and r.endpoint not in catch_alls)
+    return sorted(kept, key=lambda r: (r.rule, r.endpoint))
 
 
 def methods_of(rule: Rule) -> list[str]:
@@ -211,7 +216,8 @@ def _operation(
         "description": "bad input, not signed in, not allowed, not found or conflict",
         "content": {"application/json": {"schema": {"$ref": SCHEMA_REF.format(model=ERROR_SCHEMA_NAME)}}},
     }
-    operation["responses"] = {str(doc.status) if doc.status else "2XX": success, "4XX": error}
+    status = str(doc.status or 200) if doc.response or doc.status else "2XX"  # undocumented: some 2xx
+    operation["responses"] = {status: success, "4XX": error}
     if doc.public:
         operation["security"] = []
     return operation
@@ -222,12 +228,19 @@ def service_document(app: Flask, service: str, registry: Mapping[str, ApiDoc] | 
     registry = registry or {}
     components = _Components()
     paths: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
     for rule in api_rules(app):
         view = app.view_functions[rule.endpoint]
         doc = _doc_of(view, registry, rule.endpoint)
         item = paths.setdefault(openapi_path(rule.rule), {})
         for method in methods_of(rule):
-            item.setdefault(method.lower(), _operation(service, rule, method, view, doc, components))
+            operation = _operation(service, rule, method, view, doc, components)
+            base, n = operation["operationId"], 1
+            while operation["operationId"] in operation_ids:  # one view under several rules (an alias path)
+                n += 1
+                operation["operationId"] = f"{base}.{n}"
+            operation_ids.add(operation["operationId"])
+            item.setdefault(method.lower(), operation)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": f"Insight Days {service}", "version": "1"},

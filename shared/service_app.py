@@ -18,6 +18,7 @@ from shared.dead_letters import DeadLetters
 from shared.errors import register_error_handlers
 from shared.identity_keys import load_identity_keys
 from shared.logs import configure_logging, install_request_id
+from shared.openapi import openapi_blueprint
 
 
 def build_app(
@@ -49,6 +50,7 @@ def build_app(
     app.extensions["publisher"] = Publisher(app.extensions["redis"])
     celery_init_app(app, service)
     app.register_blueprint(_health_blueprint())
+    app.register_blueprint(openapi_blueprint())  # GET /internal/openapi.json: this service's part of the API doc
     _register_cli(app, outbox_model, handlers)
     return app
 
