@@ -25,7 +25,7 @@ def _environment() -> Environment:
     )
 
 
-def render_mail(name: str, **context: Any) -> tuple[str, str]:
-    """(plain text, html) of the mail `name`."""
+def render_mail(template: str, /, **context: Any) -> tuple[str, str]:
+    """(plain text, html) of the mail `template`."""
     env = _environment()
-    return env.get_template(f"{name}.txt").render(**context), env.get_template(f"{name}.html").render(**context)
+    return env.get_template(f"{template}.txt").render(**context), env.get_template(f"{template}.html").render(**context)
