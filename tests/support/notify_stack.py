@@ -82,6 +82,10 @@ class NotifyStack:
                 session.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id))
             )
 
+    def stop_workers(self) -> None:
+        self.stop()
+        self.workers.clear()
+
     def stop(self) -> None:
         for worker in self.workers:
             worker.terminate()
