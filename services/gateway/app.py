@@ -79,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from services.gateway.api import bp as api_bp
     from services.gateway.api_docs import bp as api_docs_bp
+    from services.gateway.chat.api import bp as chat_api_bp
     from services.gateway.cli import register_cli
     from services.gateway.error_pages import init_error_pages
     from services.gateway.feature_pages import register_feature_pages
@@ -93,6 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_auth(app)
     init_error_pages(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(chat_api_bp)
     app.register_blueprint(api_docs_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(posters_web_bp)

@@ -1,46 +1,87 @@
-"""Socket.IO for live pushes. The Redis message queue lets any process emit to any gateway's clients:
+"""Socket.IO for live pushes and the chat rooms. The Redis message queue lets any process emit to any gateway's
+clients:
 
 SocketIO(message_queue=REDIS_URL).emit("notification", data, to=user_room(user_id), namespace=NAMESPACE)
+
+Async mode: gevent when the server monkey-patched the process (production: gunicorn `-k gevent`, one greenlet per
+websocket, so one process holds thousands), threading otherwise (the bus process, CLI, the Flask test client).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 
 from services.gateway import service
+from services.gateway.chat import sockets as chat_sockets
+from services.gateway.chat.flood import FloodLimit
 from services.gateway.domain.accounts import Account
+from shared.config import env
 from shared.service_app import db
 
 NAMESPACE = "/chat"
+
+# The credential each socket of this process connected with (a token; a browser session also points at one).
+# Events look the account up again from it, so a revoked token or a changed role counts from the next event on.
+_credentials: dict[str, str] = {}
 
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def _socket_account(auth: Any) -> Account | None:
-    """A token in the Socket.IO `auth` payload (API clients), else the browser's session cookie."""
+def async_mode() -> str:
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
+def _socket_credential(auth: Any) -> str | None:
+    """A token in the Socket.IO `auth` payload (API clients), else the browser's session cookie's token."""
     if isinstance(auth, dict) and "token" in auth:
         token = auth["token"]
-        return service.account_for_token(db(), token) if isinstance(token, str) and token else None
+        return token if isinstance(token, str) and token else None
     if current_user.is_authenticated:
-        return current_user.account
+        return str(current_user.token)
     return None
 
 
+def socket_account() -> Account | None:
+    """The caller of the current Socket.IO event, read from the database now (not cached at connect)."""
+    token = _credentials.get(request.sid)  # type: ignore[attr-defined]
+    return service.account_for_token(db(), token) if token else None
+
+
 def init_socketio(app: Flask) -> SocketIO:
-    socketio = SocketIO(app, message_queue=app.config["REDIS_URL"], async_mode="threading")
+    mode = app.config.get("SOCKETIO_ASYNC_MODE") or async_mode()
+    socketio = SocketIO(app, message_queue=app.config["REDIS_URL"], async_mode=mode)
+    app.extensions["chat_flood"] = FloodLimit(
+        app.extensions["redis"],
+        burst=int(app.config.get("CHAT_FLOOD_BURST") or env("CHAT_FLOOD_BURST", "10")),
+        per_second=float(app.config.get("CHAT_FLOOD_PER_S") or env("CHAT_FLOOD_PER_S", "2")),
+        enabled=bool(app.config["RATE_LIMITS"]),
+    )
 
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth: Any = None) -> None:
-        account = _socket_account(auth)
-        if account is None:
+        token = _socket_credential(auth)
+        account = service.account_for_token(db(), token) if token else None
+        if token is None or account is None:
             raise ConnectionRefusedError("unauthenticated")
+        _credentials[request.sid] = token  # type: ignore[attr-defined]
         join_room(user_room(account.id))
+
+    chat_sockets.register(socketio, socket_account)
+
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def _disconnect(*_args: Any) -> None:
+        _credentials.pop(request.sid, None)  # type: ignore[attr-defined]
+        chat_sockets.forget(request.sid)  # type: ignore[attr-defined]
 
     app.extensions["socketio"] = socketio
     return socketio

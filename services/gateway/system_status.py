@@ -22,8 +22,8 @@ from shared.service_app import dependency_checks, redis_client
 
 bp = Blueprint("system_status", __name__)
 
-# Who consumes the stream; the gateway only publishes so far.
-CONSUMER_GROUPS = ("posters", "matching", "notify")
+# Who consumes the stream (the gateway: chat rooms from matching's bookings).
+CONSUMER_GROUPS = ("gateway", "posters", "matching", "notify")
 
 
 def _web_health(service: str) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from aiosmtpd.handlers import Message
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.processes import (
-    VENV_BIN,
     Process,
     RedisServer,
     celery_worker,
     flask_command,
     free_port,
+    gunicorn_args,
     run_migrations,
     service_env,
     wait_until,
@@ -69,23 +69,7 @@ def system(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
         for service in SERVICES:
             run_migrations(service, env)
         for service, port in ports.items():
-            system.processes[service] = Process(
-                service,
-                [
-                    str(VENV_BIN / "gunicorn"),
-                    "--worker-class",
-                    "gthread",
-                    "-w",
-                    "1",
-                    "--threads",
-                    "16",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    f"services.{service}:create_app()",
-                ],
-                env,
-                tmp,
-            )
+            system.processes[service] = Process(service, gunicorn_args(service, port), env, tmp)
             system.processes[f"{service}-bus"] = flask_command(service, "bus", env, tmp)
         for service in ("posters", "notify", "matching"):
             system.processes[f"{service}-worker"] = celery_worker(service, env, tmp)

@@ -214,7 +214,7 @@ def test_redis_restarted_empty(stack: BusStack) -> None:
     assert _pids(stack) == pids
     assert stack.dead_letters() == 0
     client = stack.redis.client()
-    groups = {"posters", "matching", "notify"}
+    groups = {"gateway", "posters", "matching", "notify"}  # gateway: chat rooms from ChatSlotBooked
     wait_until(lambda: {g["name"] for g in client.xinfo_groups(EVENTS_STREAM)} == groups, what="every group back")
     wait_until(lambda: all(stack.probe(s) == 0 for s in SERVICES), timeout=30, what="health after the restart")
 

@@ -1,4 +1,4 @@
-"""Socket.IO on the gateway as production serves it: gunicorn gthread, a real websocket, Redis message queue."""
+"""Socket.IO on the gateway as production serves it: gunicorn's gevent worker, a real websocket, Redis queue."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import requests
 import socketio
 from flask_socketio import SocketIO
 
-from tests.support.processes import VENV_BIN, Process, free_port, run_migrations, service_env, wait_until
+from tests.support.processes import Process, free_port, gunicorn_args, run_migrations, service_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,19 +25,7 @@ def gateway_url(redis_url: str, tmp_path: Path) -> Iterator[str]:
     env = service_env(redis_url, tmp_path / "var")
     run_migrations("gateway", env)
     port = free_port()
-    args = [
-        str(VENV_BIN / "gunicorn"),
-        "--worker-class",
-        "gthread",
-        "-w",
-        "1",
-        "--threads",
-        "32",
-        "-b",
-        f"127.0.0.1:{port}",
-        "services.gateway:create_app()",
-    ]
-    proc = Process("gateway-gunicorn", args, env, tmp_path)
+    proc = Process("gateway-gunicorn", gunicorn_args("gateway", port), env, tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, timeout=60, what="gateway")

@@ -137,6 +137,17 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
 
+def gunicorn_args(service: str, port: int, threads: int = 16) -> list[str]:
+    """A service's web server as the Procfile runs it: the gateway on gevent (thousands of websockets in one
+    process), the others on gthread."""
+    if service == "gateway":
+        worker = ["--worker-class", "gevent", "--worker-connections", "4000"]
+    else:
+        worker = ["--worker-class", "gthread", "--threads", str(threads)]
+    app = f"services.{service}:create_app()"
+    return [str(VENV_BIN / "gunicorn"), *worker, "-w", "1", "-b", f"127.0.0.1:{port}", app]
+
+
 def service_env(redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
     env.update(

@@ -1,12 +1,31 @@
-"""Argon2id password hashing (argon2-cffi), with a dummy check so unknown e-mails cost the same time."""
+"""Argon2id password hashing (argon2-cffi), with a dummy check so unknown e-mails cost the same time.
+
+Hashing is CPU-bound on purpose (~50 ms). Under gevent (the gateway's gunicorn worker) it would stop every
+websocket of the process for that long, so it runs in gevent's pool of real threads (argon2-cffi releases the
+GIL); without gevent it runs in the calling thread as before.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+T = TypeVar("T")
+
+
+def off_the_loop(fn: Callable[..., T], *args: object) -> T:
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return fn(*args)
+    if not monkey.is_module_patched("socket"):
+        return fn(*args)
+    return get_hub().threadpool.apply(fn, args)
 
 
 class Passwords:
@@ -14,11 +33,11 @@ class Passwords:
         self.hasher = hasher or PasswordHasher()
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        return off_the_loop(self.hasher.hash, password)
 
     def verify(self, stored_hash: str, password: str) -> bool:
         try:
-            return self.hasher.verify(stored_hash, password)
+            return off_the_loop(self.hasher.verify, stored_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -1,3 +1,4 @@
+import services.gateway.chat.models  # noqa: F401 - the chat tables join Base.metadata
 from services.gateway.adapters.orm import Base
 from shared.migrations_env import run_migrations
 
