@@ -18,8 +18,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.matching.api import bp
     from services.matching.assignment.cli import register_cli
     from services.matching.features import register_features
+    from services.matching.timetable.cli import register_cli as register_timetable_cli
 
     app.register_blueprint(bp)
     register_features(app)
     register_cli(app)
+    register_timetable_cli(app)
     return app
