@@ -54,13 +54,20 @@ def local(value: datetime, timezone: str) -> datetime:
     return _utc(value).astimezone(zone(timezone))
 
 
+def _ical_time(value: datetime, timezone: str) -> datetime:
+    """The local time with its TZID, except in the hour a DST change repeats: a local time there means its first
+    occurrence (RFC 5545 3.3.5), so the second one is written in UTC instead to keep the exact instant."""
+    shown = local(value, timezone)
+    return _utc(value) if shown.fold else shown
+
+
 def _vevent(item: Item, stamp: datetime, *, cancelled: bool, organizer: str, attendee: str | None) -> Event:
     event = Event()
     event.add("uid", uid(item.kind, item.subject_id))
     event.add("dtstamp", _utc(stamp))
     event.add("sequence", item.sequence)
-    event.add("dtstart", local(item.starts_at, item.timezone))
-    event.add("dtend", local(item.ends_at, item.timezone))
+    event.add("dtstart", _ical_time(item.starts_at, item.timezone))
+    event.add("dtend", _ical_time(item.ends_at, item.timezone))
     event.add("summary", vText(item.title))
     if item.description:
         event.add("description", vText(item.description))
