@@ -63,6 +63,7 @@ class Slot(Base):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     kind: Mapped[str] = mapped_column(String(20))
+    rooms: Mapped[int | None] = mapped_column(Integer, default=None)  # breakouts it can hold at once (None: no limit)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -73,10 +74,18 @@ class Breakout(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("insight_days.id", ondelete="CASCADE"), index=True)
-    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    # None until a slot is chosen by hand or by an applied timetable run (services/matching/timetable).
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id"), index=True, default=None)
     title: Mapped[str] = mapped_column(String(200))
     theme: Mapped[str] = mapped_column(String(100))  # a theme's name from the day's thesaurus
     capacity: Mapped[int] = mapped_column(Integer)
     meeting_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Timetabling constraints. Plain ids, not foreign keys: a reference to a slot or breakout deleted since stays
+    # visible, and the timetable pre-check says so in words instead of it vanishing.
+    not_before_slot_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    not_after_slot_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    same_slot_as_id: Mapped[int | None] = mapped_column(Integer, default=None)  # a breakout of the same day
+    not_same_slot_as_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    presenter: Mapped[str | None] = mapped_column(String(200), default=None)  # cannot be in two places at once
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
