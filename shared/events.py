@@ -420,3 +420,18 @@ class SurveyAnswered(DomainEvent):
     adopted_something: bool
     blockers: str
     answered_at: str
+
+
+# --- gateway: e-mail verification -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerificationRequested(DomainEvent):
+    """Someone registered with `email` (purpose "confirm_address": `link` is the signed confirmation link), or tried
+    to register an address that already has an account (purpose "address_taken": its owner is told; `link` is the
+    sign-in page). Carries no text the registrant wrote: nothing they typed is mailed before the address is
+    confirmed. Notify turns it into an "account" mail (always sent, cannot be unsubscribed)."""
+
+    user_id: int
+    email: str
+    purpose: str  # "confirm_address" | "address_taken"
+    link: str
+    expires_at: str = ""  # ISO UTC, for "confirm_address"

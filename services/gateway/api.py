@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.gateway import service
 from services.gateway.auth import passwords, require_caller
 from services.gateway.domain.accounts import Account, PolicyError, self_service_roles
+from services.gateway.pages import verify_email
 from shared.errors import ApiError, not_found
 from shared.service_app import db
 from shared.validation import parse_json
@@ -78,6 +79,9 @@ def register():  # type: ignore[no-untyped-def]
         new = service.NewUser(
             body.email, body.password, body.display_name, body.organisation, body.region, self_service_roles(body.role)
         )
+        if verify_email.enabled():  # one answer for new and taken addresses
+            verify_email.request_registration(new)
+            return verify_email.api_registration_sent()
         account = service.register_user(db(), passwords(), new)
     except PolicyError as exc:
         raise policy_error(exc) from None

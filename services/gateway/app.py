@@ -23,6 +23,7 @@ def gateway_defaults(is_dev: bool) -> dict[str, Any]:
     return {
         "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "5/minute;20/hour"),
         "AUTH_IP_RATE_LIMIT": env("AUTH_IP_RATE_LIMIT", "60/minute"),
+        "EMAIL_VERIFICATION": flag("EMAIL_VERIFICATION", not is_dev),  # pages/verify_email.py
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
         "PROXY_CONNECT_TIMEOUT": float(env("PROXY_CONNECT_TIMEOUT", "3")),
         "PROXY_READ_TIMEOUT": float(env("PROXY_READ_TIMEOUT", "60")),

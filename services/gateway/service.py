@@ -38,6 +38,10 @@ class NotFound(LookupError):
     pass
 
 
+class AddressNotVerified(Exception):
+    """The password is right but the owner has not confirmed the e-mail address yet (see verification.py)."""
+
+
 @dataclass(frozen=True)
 class NewUser:
     email: str
@@ -85,6 +89,8 @@ def register_user(db: Database, passwords: Passwords, new: NewUser) -> Account:
                 organisation=new.organisation,
                 region=new.region,
                 role_rows=[UserRoleRow(role=r) for r in roles],
+                # Direct registration: verification is off, or an operator vouches (create-organiser).
+                email_verified_at=utcnow(),
             )
             session.add(row)
             session.flush()
@@ -120,6 +126,8 @@ def authenticate(db: Database, passwords: Passwords, email: str, password: str) 
             return None
         if not passwords.verify(row.password_hash, password):
             return None
+        if row.email_verified_at is None:
+            raise AddressNotVerified(email)  # told only to someone who knows the password: no enumeration
         if passwords.needs_rehash(row.password_hash):
             row.password_hash = passwords.hash(password)  # upgrade to today's parameters while we know it
         return _account(row)
@@ -212,6 +220,9 @@ def ensure_organiser(
 
 def _apply_roles(session: Session, row: UserRow, wanted: tuple[str, ...]) -> Account:
     current = {r.role for r in row.role_rows}
+    if row.email_verified_at is None and current != set(wanted):
+        # Whoever registered an address first must not receive the promotion meant for its real owner.
+        raise PolicyError("roles", "this person has not confirmed their e-mail address yet")
     if current != set(wanted):
         row.role_rows = [r for r in row.role_rows if r.role in wanted] + [
             UserRoleRow(role=r) for r in wanted if r not in current

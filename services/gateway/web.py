@@ -14,6 +14,7 @@ from services.gateway import service
 from services.gateway.auth import SESSION_TTL, SessionUser, passwords
 from services.gateway.domain.accounts import Account, PolicyError, self_service_roles
 from services.gateway.forms import LoginForm, LogoutForm, RegisterForm
+from services.gateway.pages import verify_email
 from services.gateway.proxy import fetch_json
 from shared.errors import ApiError
 from shared.service_app import db
@@ -76,6 +77,9 @@ def register():  # type: ignore[no-untyped-def]
                 (form.region.data or "").strip(),
                 self_service_roles(form.role.data or "attendee"),
             )
+            if verify_email.enabled():  # one answer for new and taken addresses
+                verify_email.request_registration(new)
+                return verify_email.page_registration_sent()
             account = service.register_user(db(), passwords(), new)
         except PolicyError as exc:
             getattr(form, exc.field, form.email).errors.append(exc.message)

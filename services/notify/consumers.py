@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from services.notify import service
+from services.notify import service, verification
 from services.notify.adapters.orm import ProcessedEvent
 from services.notify.adapters.push import Pusher
 from services.notify.serialize import notification_push
@@ -67,6 +67,7 @@ def handlers(app: Flask) -> dict[str, Handler]:
         PosterRejected.__name__: notifying(service.apply_poster_processed),
         EventCreated.__name__: known_events,
         EventUpdated.__name__: known_events,
+        "VerificationRequested": verification.handler(app),  # the gateway's sign-up mails (no user text)
     }
     from services.notify.features import FEATURES
 

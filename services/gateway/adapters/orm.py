@@ -33,6 +33,11 @@ class UserRow(Base):
     organisation: Mapped[str] = mapped_column(String(200))
     region: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # None until the owner of the address followed the signed link (services.gateway.verification): such an account
+    # cannot sign in, is not announced to the other services and cannot be given a role.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Part of the signed link; a new registration of a still unconfirmed address replaces it, voiding older links.
+    verification_nonce: Mapped[str | None] = mapped_column(String(32), default=None)
     # selectin: roles come with the user in one extra query, so a detached row still knows its roles.
     role_rows: Mapped[list[UserRoleRow]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
