@@ -22,7 +22,6 @@ from shared.validation import Strict, parse_json
 
 bp = Blueprint("notify_preferences", __name__, url_prefix="/api/v1")
 
-CategoryName = Literal["bookings", "reminders", "schedule", "followup", "news"]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=domain.MAX_OFFSET_MIN)]
 
 
@@ -32,7 +31,7 @@ class CategoryChoice(Strict):
 
 
 class SettingsBody(Strict):
-    categories: dict[CategoryName, CategoryChoice] | None = None
+    categories: dict[str, CategoryChoice] | None = None
     reminder_offsets_minutes: list[Minutes] | None = Field(default=None, max_length=domain.MAX_OFFSETS)
     digest_hour: int | None = Field(default=None, strict=True, ge=0, le=23)
     timezone: str | None = Field(default=None, max_length=64)
@@ -62,6 +61,9 @@ def put_settings():  # type: ignore[no-untyped-def]
     categories = None
     if body.categories is not None:
         for name, choice in body.categories.items():
+            if name not in domain.CATEGORIES:
+                known = ", ".join(domain.CATEGORIES)
+                raise ApiError(400, "invalid", f"unknown category; one of {known}", f"categories.{name[:40]}")
             if choice.email == "daily" and name in domain.NO_DIGEST:
                 raise ApiError(
                     400,
