@@ -102,16 +102,22 @@ def put_thesaurus(event_id: int):  # type: ignore[no-untyped-def]
 
 
 # --- slots -------------------------------------------------------------------------------------------------
+Rooms = Annotated[int, Field(strict=True, ge=1, le=1000)]
+Presenter = Annotated[str, Field(max_length=200)]
+
+
 class NewSlot(Strict):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     kind: Kind
+    rooms: Rooms | None = None  # breakouts it can hold at once, for timetabling (None: no limit)
 
 
 class SlotEdit(Strict):
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     kind: Kind | None = None
+    rooms: Rooms | None = None
 
 
 def slot_json(slot: Slot, breakouts: int = 0) -> dict[str, Any]:
@@ -121,6 +127,7 @@ def slot_json(slot: Slot, breakouts: int = 0) -> dict[str, Any]:
         "starts_at": _iso(slot.starts_at),
         "ends_at": _iso(slot.ends_at),
         "kind": slot.kind,
+        "rooms": slot.rooms,
         "breakout_count": breakouts,
     }
 
@@ -136,7 +143,7 @@ def list_slots(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity("organiser")
 def create_slot(event_id: int):  # type: ignore[no-untyped-def]
     body = parse_json(NewSlot)
-    changes = service.SlotChanges(body.starts_at, body.ends_at, body.kind)
+    changes = service.SlotChanges(body.starts_at, body.ends_at, body.kind, body.rooms)
     return jsonify(slot_json(service.create_slot(db(), event_id, changes, force=_force()))), 201
 
 
@@ -144,7 +151,8 @@ def create_slot(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity("organiser")
 def edit_slot(event_id: int, slot_id: int):  # type: ignore[no-untyped-def]
     body = parse_json(SlotEdit)
-    changes = service.SlotChanges(body.starts_at, body.ends_at, body.kind)
+    rooms = body.rooms if "rooms" in body.model_fields_set else service.UNSET
+    changes = service.SlotChanges(body.starts_at, body.ends_at, body.kind, rooms)
     slot, breakouts = service.update_slot(db(), event_id, slot_id, changes, force=_force())
     return jsonify(slot_json(slot, breakouts))
 
@@ -157,15 +165,29 @@ def delete_slot(event_id: int, slot_id: int):  # type: ignore[no-untyped-def]
 
 
 # --- breakouts ---------------------------------------------------------------------------------------------
-class NewBreakout(Strict):
-    slot_id: StrictInt
+class BreakoutRules(Strict):
+    """Timetabling constraints of a breakout (slot and breakout ids of the same day; null clears one)."""
+
+    not_before_slot_id: StrictInt | None = None
+    not_after_slot_id: StrictInt | None = None
+    same_slot_as: StrictInt | None = None
+    not_same_slot_as: StrictInt | None = None
+    presenter: Presenter | None = None
+
+    def rules(self) -> dict[str, Any]:
+        """Only the constraints the request names (so a PATCH leaves the others alone)."""
+        return {name: getattr(self, name) for name in service.RULE_FIELDS if name in self.model_fields_set}
+
+
+class NewBreakout(BreakoutRules):
+    slot_id: StrictInt | None = None  # none yet: a timetable run places it
     title: Annotated[str, Field(max_length=400)]
     theme: Annotated[str, Field(max_length=400)]
     capacity: StrictInt
     meeting_url: Annotated[str, Field(max_length=1000)] | None = None
 
 
-class BreakoutEdit(Strict):
+class BreakoutEdit(BreakoutRules):
     slot_id: StrictInt | None = None
     title: Annotated[str, Field(max_length=400)] | None = None
     theme: Annotated[str, Field(max_length=400)] | None = None
@@ -181,6 +203,11 @@ def breakout_json(breakout: Breakout, slot: Slot | None = None, *, with_link: bo
         "title": breakout.title,
         "theme": breakout.theme,
         "capacity": breakout.capacity,
+        "not_before_slot_id": breakout.not_before_slot_id,
+        "not_after_slot_id": breakout.not_after_slot_id,
+        "same_slot_as": breakout.same_slot_as_id,
+        "not_same_slot_as": breakout.not_same_slot_as_id,
+        "presenter": breakout.presenter,
     }
     if slot is not None:
         data["starts_at"], data["ends_at"] = _iso(slot.starts_at), _iso(slot.ends_at)
@@ -204,7 +231,9 @@ def list_breakouts(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity("organiser")
 def create_breakout(event_id: int):  # type: ignore[no-untyped-def]
     body = parse_json(NewBreakout)
-    changes = service.BreakoutChanges(body.slot_id, body.title, body.theme, body.capacity, body.meeting_url)
+    changes = service.BreakoutChanges(
+        body.slot_id, body.title, body.theme, body.capacity, body.meeting_url, rules=body.rules()
+    )
     return jsonify(breakout_json(service.create_breakout(db(), event_id, changes, force=_force()))), 201
 
 
@@ -213,7 +242,7 @@ def create_breakout(event_id: int):  # type: ignore[no-untyped-def]
 def edit_breakout(event_id: int, breakout_id: int):  # type: ignore[no-untyped-def]
     body = parse_json(BreakoutEdit)
     meeting_url = body.meeting_url if "meeting_url" in body.model_fields_set else service.UNSET
-    changes = service.BreakoutChanges(body.slot_id, body.title, body.theme, body.capacity, meeting_url)
+    changes = service.BreakoutChanges(body.slot_id, body.title, body.theme, body.capacity, meeting_url, body.rules())
     return jsonify(breakout_json(service.update_breakout(db(), event_id, breakout_id, changes, force=_force())))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -79,6 +79,11 @@ def mark_published(session: Session, event_id: int, at: datetime | None = None) 
     setup.published_at = at or utcnow()
     setup.needs_rerun = False
     return setup
+
+
+def guard_published(setup: DaySetup, force: bool) -> None:
+    """For the timetable feature: the same guard as set-up changes (409 `published` unless forced)."""
+    _guard_published(setup, force)
 
 
 def _guard_published(setup: DaySetup, force: bool) -> None:
@@ -206,6 +211,7 @@ class SlotChanges:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     kind: str | None = None
+    rooms: int | None = UNSET  # None: no room limit
 
 
 def _slots(session: Session, event_id: int) -> list[Slot]:
@@ -245,7 +251,11 @@ def create_slot(db: Database, event_id: int, changes: SlotChanges, *, force: boo
         domain.check_slot(candidate, the_day.starts_at, the_day.ends_at, map(_times, _slots(session, event_id)))
         _guard_published(setup, force)
         slot = Slot(
-            event_id=event_id, starts_at=utc(changes.starts_at), ends_at=utc(changes.ends_at), kind=changes.kind
+            event_id=event_id,
+            starts_at=utc(changes.starts_at),
+            ends_at=utc(changes.ends_at),
+            kind=changes.kind,
+            rooms=None if changes.rooms is UNSET else changes.rooms,
         )
         session.add(slot)
         session.flush()
@@ -274,6 +284,8 @@ def update_slot(
             )
         _guard_published(setup, force)
         slot.starts_at, slot.ends_at, slot.kind = utc(candidate.starts_at), utc(candidate.ends_at), candidate.kind
+        if changes.rooms is not UNSET:
+            slot.rooms = changes.rooms
         session.flush()
         return slot, breakouts
 
@@ -295,6 +307,16 @@ def delete_slot(db: Database, event_id: int, slot_id: int, *, force: bool = Fals
 
 
 # --- breakouts ---------------------------------------------------------------------------------------------
+# Timetabling constraints as the API names them -> the Breakout column that keeps each.
+RULE_FIELDS = {
+    "not_before_slot_id": "not_before_slot_id",
+    "not_after_slot_id": "not_after_slot_id",
+    "same_slot_as": "same_slot_as_id",
+    "not_same_slot_as": "not_same_slot_as_id",
+    "presenter": "presenter",
+}
+
+
 @dataclass(frozen=True)
 class BreakoutChanges:
     slot_id: int | None = None
@@ -302,6 +324,33 @@ class BreakoutChanges:
     theme: str | None = None
     capacity: int | None = None
     meeting_url: str | None = UNSET
+    rules: dict[str, Any] | None = None  # the constraints given (a None value clears one)
+
+
+def _apply_rules(session: Session, event_id: int, breakout: Breakout, rules: dict[str, Any]) -> None:
+    """Set the timetabling constraints given, each checked on its own (references of the same day, a window that
+    leaves a slot); contradictions between breakouts are explained by the timetable run's pre-check."""
+    for name, value in rules.items():
+        if name == "presenter":
+            value = " ".join(value.split())[:200] if value and value.strip() else None
+        elif value is not None and name.endswith("slot_id"):
+            _breakout_slot(session, event_id, value, field=name)
+        elif value is not None:
+            other = session.get(Breakout, value)
+            if other is None or other.event_id != event_id:
+                raise Refused(name, f"this insight day has no breakout {value}")
+            if breakout.id is not None and other.id == breakout.id:
+                raise Refused(name, "a breakout cannot refer to itself")
+        setattr(breakout, RULE_FIELDS[name], value)
+    if breakout.not_before_slot_id is not None and breakout.not_after_slot_id is not None:
+        first, last = session.get(Slot, breakout.not_before_slot_id), session.get(Slot, breakout.not_after_slot_id)
+        if first is not None and last is not None and utc(first.starts_at) > utc(last.starts_at):
+            raise Refused(
+                "not_after_slot_id",
+                f"'not before' slot {first.id} starts after the 'not after' slot {last.id}: no slot would be left",
+            )
+    if breakout.same_slot_as_id is not None and breakout.same_slot_as_id == breakout.not_same_slot_as_id:
+        raise Refused("not_same_slot_as", "a breakout cannot be in the same slot as another and also not")
 
 
 def _breakout(session: Session, event_id: int, breakout_id: int) -> Breakout:
@@ -311,11 +360,12 @@ def _breakout(session: Session, event_id: int, breakout_id: int) -> Breakout:
     return breakout
 
 
-def _breakout_slot(session: Session, event_id: int, slot_id: int) -> Slot:
+def _breakout_slot(session: Session, event_id: int, slot_id: int, field: str = "slot_id") -> Slot:
     slot = session.get(Slot, slot_id)
     if slot is None or slot.event_id != event_id:
-        raise Refused("slot_id", f"this insight day has no slot {slot_id}")
-    domain.breakout_slot_kind(slot.kind, slot.id)
+        raise Refused(field, f"this insight day has no slot {slot_id}")
+    if slot.kind != "breakout":
+        raise Refused(field, f"slot {slot_id} is a {slot.kind} slot: breakouts go in breakout slots")
     return slot
 
 
@@ -324,9 +374,9 @@ def list_breakouts(db: Database, event_id: int, slot_id: int | None = None) -> l
         day(session, event_id)
         stmt = (
             select(Breakout, Slot)
-            .join(Slot, Slot.id == Breakout.slot_id)
+            .outerjoin(Slot, Slot.id == Breakout.slot_id)  # breakouts waiting for a slot come last
             .where(Breakout.event_id == event_id)
-            .order_by(Slot.starts_at, Breakout.title, Breakout.id)
+            .order_by(Slot.starts_at.is_(None), Slot.starts_at, Breakout.title, Breakout.id)
         )
         if slot_id is not None:
             stmt = stmt.where(Breakout.slot_id == slot_id)
@@ -336,17 +386,18 @@ def list_breakouts(db: Database, event_id: int, slot_id: int | None = None) -> l
 def create_breakout(db: Database, event_id: int, changes: BreakoutChanges, *, force: bool = False) -> Breakout:
     with db.unit_of_work() as session:
         setup = lock_setup(session, event_id)
-        assert changes.slot_id is not None and changes.title is not None  # the API requires them
+        assert changes.title is not None  # the API requires them
         assert changes.theme is not None and changes.capacity is not None
-        slot = _breakout_slot(session, event_id, changes.slot_id)
+        slot = _breakout_slot(session, event_id, changes.slot_id) if changes.slot_id is not None else None
         breakout = Breakout(
             event_id=event_id,
-            slot_id=slot.id,
+            slot_id=slot.id if slot is not None else None,
             title=domain.check_title(changes.title),
             theme=domain.breakout_theme(changes.theme, thesaurus_of(session, event_id)),
             capacity=domain.check_capacity(changes.capacity),
             meeting_url=domain.check_meeting_url(None if changes.meeting_url is UNSET else changes.meeting_url),
         )
+        _apply_rules(session, event_id, breakout, changes.rules or {})
         _guard_published(setup, force)
         session.add(breakout)
         session.flush()
@@ -373,6 +424,7 @@ def update_breakout(
         breakout.capacity = capacity or breakout.capacity
         if meeting_url is not UNSET:
             breakout.meeting_url = meeting_url
+        _apply_rules(session, event_id, breakout, changes.rules or {})
         session.flush()
         return breakout
 
@@ -382,4 +434,9 @@ def delete_breakout(db: Database, event_id: int, breakout_id: int, *, force: boo
         setup = lock_setup(session, event_id)
         breakout = _breakout(session, event_id, breakout_id)
         _guard_published(setup, force)
+        # Pairings with the deleted breakout go with it (a slot deleted later is explained by the timetable instead).
+        for column in (Breakout.same_slot_as_id, Breakout.not_same_slot_as_id):
+            session.execute(
+                update(Breakout).where(Breakout.event_id == event_id, column == breakout.id).values({column.key: None})
+            )
         session.delete(breakout)
