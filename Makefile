@@ -1,5 +1,7 @@
 # Insight Days: `make run` starts everything locally, `make test` runs every test.
 .PHONY: install install-test run test lint bench simulate clean
+# An unset APP_ENV means production (secrets required); everything make starts here is local development.
+export APP_ENV ?= development
 
 install:
 	bash scripts/install.sh

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("gateway", "posters", "matching", "notify")
 DEFAULT_PORTS = {"gateway": 8000, "posters": 8001, "matching": 8002, "notify": 8003}
+MIN_SECRET_BYTES = 32  # a shorter signing key can be guessed offline from one signed cookie
 
 
 class ConfigError(RuntimeError):
@@ -85,12 +86,14 @@ def service_url_for(service: str) -> str:
 def load_settings(service: str) -> Settings:
     if service not in SERVICES:
         raise ConfigError(f"unknown service {service!r}")
-    app_env = env("APP_ENV", "development")
+    app_env = env("APP_ENV", "production")  # fail closed: only an explicit development/test is lenient
     var_dir = Path(env("VAR_DIR", str(ROOT / "var")))
     secret_key = env("SECRET_KEY")
     if app_env not in ("development", "test"):
         if not secret_key:
             raise ConfigError(f"SECRET_KEY must be set when APP_ENV={app_env}")
+        if len(secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes when APP_ENV={app_env}")
     elif not secret_key:
         secret_key = _dev_secrets(var_dir)["secret_key"]
     return Settings(

@@ -19,6 +19,7 @@ from shared.errors import register_error_handlers
 from shared.identity_keys import load_identity_keys
 from shared.logs import configure_logging, install_request_id
 from shared.openapi import openapi_blueprint
+from shared.request_guards import install_request_guards
 
 
 def build_app(
@@ -28,6 +29,7 @@ def build_app(
     *,
     outbox_model: type[Any],
     handlers: Callable[[Flask], dict[str, Handler]] = lambda app: {},
+    large_body_paths: tuple[tuple[str, str], ...] = (),
 ) -> Flask:
     settings = load_settings(service)
     app = Flask(import_name)
@@ -42,6 +44,7 @@ def build_app(
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
     )
     app.config.update(config or {})
+    install_request_guards(app, large_body_paths)  # before any route: bounds `<int:...>` and bodies
     configure_logging(service)
     install_request_id(app)
     register_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from shared.db import migrate
 from tests.support.identity import app_identity_header
 from tests.support.postgres import PostgresServer
 from tests.support.processes import RedisServer
+
+# An unset APP_ENV means production (fail closed); tests that build settings without the fixtures below are dev.
+os.environ.setdefault("APP_ENV", "test")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.gateway import service
 from services.gateway.auth import passwords, require_caller
 from services.gateway.domain.accounts import Account, PolicyError, self_service_roles
+from services.gateway.login_throttle import client_address, login_throttle
 from services.gateway.pages import verify_email
+from services.gateway.socket_sessions import end_sockets
 from shared.errors import ApiError, not_found
 from shared.service_app import db
 from shared.validation import parse_json
@@ -90,12 +92,23 @@ def register():  # type: ignore[no-untyped-def]
     return jsonify({"id": account.id}), 201
 
 
+def too_many_failures(wait_s: int):  # type: ignore[no-untyped-def]
+    error = ApiError(429, "too_many_requests", "too many failed sign-ins for this account from this address", None)
+    return jsonify(error.body()), 429, {"Retry-After": str(wait_s)}
+
+
 @bp.post("/auth/login")
 def login():  # type: ignore[no-untyped-def]
     body = parse_json(Login)
+    throttle, address = login_throttle(), client_address()
+    wait_s = throttle.wait_seconds(body.email, address)
+    if wait_s:
+        return too_many_failures(wait_s)  # checked before the password: a blocked guesser learns nothing
     account = service.authenticate(db(), passwords(), body.email, body.password)
     if account is None:
+        throttle.failed(body.email, address)
         raise invalid_credentials()
+    throttle.succeeded(body.email, address)
     issued = service.issue_token(db(), account.id)
     return jsonify({"token": issued.token, "expires_at": issued.expires_at.isoformat(), "user": account_json(account)})
 
@@ -103,7 +116,8 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/auth/logout")
 def logout():  # type: ignore[no-untyped-def]
     caller = require_caller()
-    service.revoke_token(db(), caller.token)
+    service.revoke_token_hash(db(), caller.token_hash)
+    end_sockets(caller.account.id, caller.token_hash)  # live connections opened with it end too
     if caller.via == "session":
         logout_user()
         session.clear()
@@ -145,4 +159,5 @@ def set_roles(user_id: int):  # type: ignore[no-untyped-def]
         raise policy_error(exc) from None
     except service.NotFound:
         raise not_found("user") from None
+    end_sockets(account.id)  # open connections carry the old roles: they reconnect with the new ones
     return jsonify(account_json(account))

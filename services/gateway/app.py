@@ -16,12 +16,21 @@ from shared.config import env, flag
 from shared.service_app import build_app
 
 _HASHER_DEFAULTS = PasswordHasher()
+# Proxied routes that take a file: only these may send more than the 64 KiB JSON cap through the gateway
+# (the owning service checks who may upload before it reads the body).
+UPLOAD_PATHS = (
+    ("POST", r"^/api/v1/projects/\d{1,10}/posters$"),
+    ("POST", r"^/api/v1/posters/\d{1,10}/replace$"),
+    ("POST", r"^/api/v1/events/\d{1,10}/registrations/import$"),
+)
 
 
 def gateway_defaults(is_dev: bool) -> dict[str, Any]:
     """Gateway settings from the environment; a key passed to create_app(config) wins over these."""
     return {
-        "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "5/minute;20/hour"),
+        "LOGIN_FREE_FAILURES": int(env("LOGIN_FREE_FAILURES", "5")),
+        "LOGIN_DELAY_BASE_S": float(env("LOGIN_DELAY_BASE_S", "30")),
+        "LOGIN_DELAY_MAX_S": float(env("LOGIN_DELAY_MAX_S", "900")),
         "AUTH_IP_RATE_LIMIT": env("AUTH_IP_RATE_LIMIT", "60/minute"),
         "EMAIL_VERIFICATION": flag("EMAIL_VERIFICATION", not is_dev),  # pages/verify_email.py
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024))),
@@ -58,7 +67,9 @@ def _security_headers(response: Response) -> Response:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = build_app("gateway", __name__, config, outbox_model=Outbox, handlers=handlers)
+    app = build_app(
+        "gateway", __name__, config, outbox_model=Outbox, handlers=handlers, large_body_paths=UPLOAD_PATHS
+    )
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     given = config or {}
     for key, value in gateway_defaults(app.config["SETTINGS"].is_dev).items():

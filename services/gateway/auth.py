@@ -26,21 +26,22 @@ SESSION_TTL = timedelta(days=14)
 
 
 class SessionUser(UserMixin):
-    """Flask-Login's user: the session cookie stores the token, so `get_id` returns it."""
+    """Flask-Login's user. The session cookie (signed, not encrypted) carries only the hash of the session's
+    token, the key of its `api_tokens` row: a leaked cookie is no bearer token, and the raw token is never kept."""
 
-    def __init__(self, account: Account, token: str) -> None:
+    def __init__(self, account: Account, token_hash: str) -> None:
         self.account = account
-        self.token = token
+        self.token_hash = token_hash
 
     def get_id(self) -> str:
-        return self.token
+        return self.token_hash
 
 
 @dataclass(frozen=True)
 class Caller:
     account: Account
     via: str  # "token" | "session"
-    token: str = field(repr=False)
+    token_hash: str = field(repr=False)  # revoking it ends this credential (logout)
 
 
 def passwords() -> Passwords:
@@ -52,9 +53,9 @@ def init_auth(app: Flask) -> None:
     manager.login_view = "web.login"
 
     @manager.user_loader
-    def _load(token: str) -> SessionUser | None:
-        account = service.account_for_token(db(), token)
-        return SessionUser(account, token) if account else None
+    def _load(token_hash: str) -> SessionUser | None:
+        account = service.account_for_token_hash(db(), token_hash)
+        return SessionUser(account, token_hash) if account else None
 
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.before_request(_check_api_csrf)
@@ -80,9 +81,9 @@ def _resolve_caller() -> Caller | None:
     if token is not None:
         # An Authorization header decides alone: a bad token is not rescued by a cookie.
         account = service.account_for_token(db(), token) if token else None
-        return Caller(account, "token", token) if account else None
+        return Caller(account, "token", service.token_digest(token)) if account else None
     if current_user.is_authenticated:
-        return Caller(current_user.account, "session", current_user.token)
+        return Caller(current_user.account, "session", current_user.token_hash)
     return None
 
 

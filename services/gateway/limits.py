@@ -1,31 +1,21 @@
-"""Rate limits (flask-limiter, counters in Redis): failed logins per account, sign-in/registration per IP.
+"""Rate limits (flask-limiter, counters in Redis): sign-in/registration per IP.
 
-Per account is the real guard against password guessing; per IP is generous because many attendees of one
-organisation share a NAT address. Limits come from the config/env; RATE_LIMITS=off switches them all off.
+Failed sign-ins per account and address are counted by `login_throttle` (the real guard against password
+guessing, inside the views, after the body is parsed under the size cap); the per-IP limit here is generous because
+many attendees of one organisation share a NAT address, and its key never reads the body. Limits come from the
+config/env; RATE_LIMITS=off switches them all off.
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from services.gateway.login_throttle import init_login_throttle
+
 LOGIN_ENDPOINTS = ("gateway_api.login", "web.login")
 REGISTER_ENDPOINTS = ("gateway_api.register", "web.register")
-
-
-def _login_account_key() -> str:
-    """The account a login attempt is about (hashed: no e-mail addresses in Redis keys)."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        email = data.get("email") if isinstance(data, dict) else None
-    else:
-        email = request.form.get("email")
-    if not isinstance(email, str) or not email.strip():
-        return "ip:" + get_remote_address()
-    return "account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
 def init_limits(app: Flask) -> Limiter:
@@ -39,16 +29,8 @@ def init_limits(app: Flask) -> Limiter:
         headers_enabled=True,
     )
     app.extensions["gateway_limiter"] = limiter
+    app.extensions["login_throttle"] = init_login_throttle(app.extensions["redis"], app.config)
 
-    failed_logins = limiter.shared_limit(
-        lambda: current_app.config["LOGIN_RATE_LIMIT"],
-        scope="login-failures",
-        key_func=_login_account_key,
-        methods=["POST"],
-        # Only failures count, but once over the limit even the right password waits: that is the point.
-        deduct_when=lambda response: response.status_code == 401,
-        error_message="too many failed sign-ins for this account, try again later",
-    )
     per_ip = limiter.shared_limit(
         lambda: current_app.config["AUTH_IP_RATE_LIMIT"],
         scope="auth-ip",
@@ -56,7 +38,7 @@ def init_limits(app: Flask) -> Limiter:
         error_message="too many requests from this address, try again later",
     )
     for endpoint in LOGIN_ENDPOINTS:
-        app.view_functions[endpoint] = per_ip(failed_logins(app.view_functions[endpoint]))
+        app.view_functions[endpoint] = per_ip(app.view_functions[endpoint])
     for endpoint in REGISTER_ENDPOINTS:
         app.view_functions[endpoint] = per_ip(app.view_functions[endpoint])
     return limiter

@@ -41,6 +41,7 @@ RESPONSE_HEADERS = (
     "Accept-Ranges",
     "Retry-After",
     "Vary",
+    "Content-Security-Policy",  # the posters file routes send their own, stricter one (sandbox) for files
 )
 
 bp = Blueprint("proxy", __name__)
@@ -148,6 +149,8 @@ def fetch_json(service: str, path: str, account: Account) -> Any:
 @bp.route("/api/v1/", defaults={"rest": ""}, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 @bp.route("/api/v1/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def forward(rest: str) -> Response:
+    if _has_dot_or_empty_segment(request.path):
+        raise ApiError(400, "invalid_path", "the path has an empty, '.' or '..' segment", None)
     owner = owner_of(request.path)
     if owner is None or owner == GATEWAY:
         raise not_found("API route")  # gateway paths with a view never get here
@@ -157,6 +160,15 @@ def forward(rest: str) -> Response:
         path_qs += "?" + request.query_string.decode("latin-1")
     upstream = call(owner, request.method, path_qs, _upstream_headers(caller.account, owner), _request_body())
     return _relay(owner, upstream)
+
+
+def _has_dot_or_empty_segment(path: str) -> bool:
+    """We route on the raw path, but a client or a server behind us may normalise `a/../b` or `a//b` into
+    another route than the one we checked: such paths are refused. One trailing slash is allowed."""
+    segments = path.split("/")[1:]
+    if segments and segments[-1] == "":
+        segments = segments[:-1]
+    return any(segment in ("", ".", "..") for segment in segments)
 
 
 def _relay(owner: str, upstream: requests.Response) -> Response:

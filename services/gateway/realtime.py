@@ -19,6 +19,7 @@ from services.gateway import service
 from services.gateway.chat import sockets as chat_sockets
 from services.gateway.chat.flood import FloodLimit
 from services.gateway.domain.accounts import Account
+from services.gateway.socket_sessions import remember_socket
 from shared.config import env
 from shared.service_app import db
 
@@ -45,16 +46,16 @@ def _socket_credential(auth: Any) -> str | None:
     """A token in the Socket.IO `auth` payload (API clients), else the browser's session cookie's token."""
     if isinstance(auth, dict) and "token" in auth:
         token = auth["token"]
-        return token if isinstance(token, str) and token else None
+        return service.token_digest(token) if isinstance(token, str) and token else None
     if current_user.is_authenticated:
-        return str(current_user.token)
+        return str(current_user.token_hash)  # the session cookie carries only the token's hash
     return None
 
 
 def socket_account() -> Account | None:
     """The caller of the current Socket.IO event, read from the database now (not cached at connect)."""
     token = _credentials.get(request.sid)  # type: ignore[attr-defined]
-    return service.account_for_token(db(), token) if token else None
+    return service.account_for_token_hash(db(), token) if token else None
 
 
 def init_socketio(app: Flask) -> SocketIO:
@@ -70,11 +71,12 @@ def init_socketio(app: Flask) -> SocketIO:
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth: Any = None) -> None:
         token = _socket_credential(auth)
-        account = service.account_for_token(db(), token) if token else None
+        account = service.account_for_token_hash(db(), token) if token else None
         if token is None or account is None:
             raise ConnectionRefusedError("unauthenticated")
         _credentials[request.sid] = token  # type: ignore[attr-defined]
         join_room(user_room(account.id))
+        remember_socket(account.id, request.sid, NAMESPACE, token)  # type: ignore[attr-defined]  # logout ends it
 
     chat_sockets.register(socketio, socket_account)
 

@@ -142,9 +142,14 @@ def issue_token(db: Database, user_id: int, ttl: timedelta = TOKEN_TTL) -> Issue
 
 
 def account_for_token(db: Database, token: str) -> Account | None:
+    return account_for_token_hash(db, token_digest(token))
+
+
+def account_for_token_hash(db: Database, token_hash: str) -> Account | None:
+    """The account of a live token known by its hash (what the session cookie carries instead of the token)."""
     now = utcnow()
     with db.unit_of_work() as session:
-        row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_digest(token)))
+        row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
         if row is None or row.revoked_at is not None or _utc(row.expires_at) <= now:
             return None
         user = session.get(UserRow, row.user_id)
@@ -156,8 +161,12 @@ def account_for_token(db: Database, token: str) -> Account | None:
 
 
 def revoke_token(db: Database, token: str) -> bool:
+    return revoke_token_hash(db, token_digest(token))
+
+
+def revoke_token_hash(db: Database, token_hash: str) -> bool:
     with db.unit_of_work() as session:
-        row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_digest(token)))
+        row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash))
         if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = utcnow()

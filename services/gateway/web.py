@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from services.gateway import service
 from services.gateway.auth import SESSION_TTL, SessionUser, passwords
 from services.gateway.domain.accounts import Account, PolicyError, self_service_roles
 from services.gateway.forms import LoginForm, LogoutForm, RegisterForm
+from services.gateway.login_throttle import client_address, login_throttle
 from services.gateway.pages import verify_email
 from services.gateway.proxy import fetch_json
+from services.gateway.socket_sessions import end_sockets
 from shared.errors import ApiError
 from shared.service_app import db
 
@@ -23,17 +27,22 @@ bp = Blueprint("web", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: `next` must not turn sign-in into an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.index")
+    """Only same-site paths: `next` must not turn sign-in into an open redirect. Browsers drop tabs and newlines
+    from a URL (`/%09/evil.com` becomes `//evil.com`) and read `\\` as `/`, so any control character, space or
+    backslash sends the person home instead, as does anything with a scheme or a host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("web.index")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return url_for("web.index")
+    parts = urlsplit(target)
+    return url_for("web.index") if parts.scheme or parts.netloc else target
 
 
 def _start_session(account: Account) -> None:
     session.clear()  # a fresh session on sign-in (no fixation of an earlier one)
     issued = service.issue_token(db(), account.id, ttl=SESSION_TTL)
     session.permanent = True
-    login_user(SessionUser(account, issued.token))
+    login_user(SessionUser(account, service.token_digest(issued.token)))  # the cookie never holds the token
 
 
 @bp.get("/")
@@ -53,12 +62,18 @@ def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        account = service.authenticate(db(), passwords(), form.email.data or "", form.password.data or "")
+        email, address = form.email.data or "", client_address()
+        wait_s = login_throttle().wait_seconds(email, address)
+        if wait_s:
+            raise TooManyRequests(retry_after=wait_s)  # the "Slow down" page, before the password is checked
+        account = service.authenticate(db(), passwords(), email, form.password.data or "")
         if account is not None:
+            login_throttle().succeeded(email, address)
             _start_session(account)
             return redirect(_safe_next(request.args.get("next")))
+        login_throttle().failed(email, address)
         form.form_errors.append("E-mail or password is wrong.")
-        status = 401  # counted by the failed-login limit, like the API's 401
+        status = 401
     elif request.method == "POST":
         status = 400
     return render_template("login.html", form=form), status
@@ -96,7 +111,8 @@ def register():  # type: ignore[no-untyped-def]
 def logout() -> Response:
     form = LogoutForm()
     if form.validate_on_submit() and current_user.is_authenticated:
-        service.revoke_token(db(), current_user.token)
+        service.revoke_token_hash(db(), current_user.token_hash)
+        end_sockets(current_user.account.id, current_user.token_hash)
         logout_user()
         session.clear()
     return redirect(url_for("web.index"))

@@ -21,6 +21,7 @@ from services.posters.presenters import poster_json
 from services.posters.tasks import enqueue
 from shared.auth import require_identity
 from shared.errors import ApiError, not_found
+from shared.request_guards import allows_large_body
 from shared.service_app import db
 from shared.validation import Strict, parse_json
 
@@ -52,6 +53,7 @@ def _accepted(row) -> tuple[Response, int, dict[str, str]]:  # type: ignore[no-u
 
 
 @uploads_bp.post("/projects/<int:project_id>/posters")
+@allows_large_body
 @require_identity()
 def upload_poster(project_id: int):  # type: ignore[no-untyped-def]
     me = viewer()
@@ -61,6 +63,7 @@ def upload_poster(project_id: int):  # type: ignore[no-untyped-def]
 
 
 @uploads_bp.post("/posters/<int:poster_id>/replace")
+@allows_large_body
 @require_identity()
 def replace_poster(poster_id: int):  # type: ignore[no-untyped-def]
     me = viewer()

@@ -11,7 +11,7 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 
 @pytest.fixture
 def client(make_app):  # type: ignore[no-untyped-def]
-    return make_app("gateway", LOGIN_RATE_LIMIT="2/minute").test_client()
+    return make_app("gateway", LOGIN_FREE_FAILURES=2).test_client()
 
 
 def test_unknown_page_is_an_html_404_for_people(client) -> None:  # type: ignore[no-untyped-def]

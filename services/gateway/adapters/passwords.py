@@ -2,12 +2,15 @@
 
 Hashing is CPU-bound on purpose (~50 ms). Under gevent (the gateway's gunicorn worker) it would stop every
 websocket of the process for that long, so it runs in gevent's pool of real threads (argon2-cffi releases the
-GIL); without gevent it runs in the calling thread as before.
+GIL); without gevent it runs in the calling thread as before. Each hash also takes tens of MiB: a semaphore sized
+to the cores lets only that many run at once (a burst of sign-ins waits in line instead of exhausting memory).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from typing import TypeVar
@@ -29,15 +32,19 @@ def off_the_loop(fn: Callable[..., T], *args: object) -> T:
 
 
 class Passwords:
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, max_concurrent: int | None = None) -> None:
         self.hasher = hasher or PasswordHasher()
+        self.max_concurrent = max_concurrent or os.cpu_count() or 1
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
 
     def hash(self, password: str) -> str:
-        return off_the_loop(self.hasher.hash, password)
+        with self._slots:
+            return off_the_loop(self.hasher.hash, password)
 
     def verify(self, stored_hash: str, password: str) -> bool:
         try:
-            return off_the_loop(self.hasher.verify, stored_hash, password)
+            with self._slots:
+                return off_the_loop(self.hasher.verify, stored_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -14,6 +14,7 @@ from services.matching.service import NotFound
 from services.matching.setup.domain import Refused, utc
 from shared.auth import current_identity, require_identity
 from shared.errors import ApiError, error_response, not_found
+from shared.request_guards import allows_large_body
 from shared.service_app import db
 from shared.validation import Strict, int_arg, parse_json
 
@@ -119,6 +120,7 @@ def export_registrations(event_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/events/<int:event_id>/registrations/import")
+@allows_large_body
 @require_identity("organiser")
 def import_registrations(event_id: int):  # type: ignore[no-untyped-def]
     """A CSV file as multipart `file` or as the body (Content-Type text/csv). Bad rows: 400, nothing imported,
