@@ -1,9 +1,10 @@
 """Failed sign-ins counted per account *and* client address, in Redis, with growing delays.
 
 Counting per account alone let anyone lock any account out (five wrong passwords from anywhere also blocked the
-right one); counting per pair means a guesser slows only themself, and the owner signing in from another address
-is not affected. After `free_failures` failures in a row the pair waits base, 2 x base, 4 x base, ... up to `max_delay_s`
-before the next attempt is even checked (no password hashing while blocked). A success clears the pair.
+right one); counting per pair means a guesser slows only themself, and the owner signing in from another
+address is not affected. After `free_failures` failures in a row the pair waits base, 2 x base, 4 x base, ... up
+to `max_delay_s` before the next attempt is even checked (no password hashing while blocked). A success clears
+the pair.
 """
 
 from __future__ import annotations
