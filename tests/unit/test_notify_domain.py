@@ -80,7 +80,7 @@ def test_only_5xx_refusals_are_permanent(exc: BaseException, permanent: bool) ->
 
 def test_built_email_carries_the_stable_message_id() -> None:
     msg = mailer.build(
-        to_address="ada@example.org", subject="Hi", body="Hello", mail_from="A <a@x.org>", message_id="<m-1@x.org>"
+        to="ada@example.org", subject="Hi", body="Hello", mail_from="A <a@x.org>", message_id="<m-1@x.org>"
     )
     assert msg["Message-ID"] == "<m-1@x.org>"
     assert msg["To"] == "ada@example.org" and msg["Auto-Submitted"] == "auto-generated"
