@@ -72,6 +72,9 @@ class ApiDoc:
     query: type[BaseModel] | None = None
     status: int | None = None
     public: bool = False  # no sign-in needed
+    # Reached only by the gateway's own pages (e.g. a mailed link), never through its /api/v1 proxy: left out of
+    # the public document and listed under `x-internal` so a test can tell it from a route somebody forgot.
+    internal: bool = False
 
 
 def api_doc(**fields: Any) -> Callable[[F], F]:
@@ -228,10 +231,14 @@ def service_document(app: Flask, service: str, registry: Mapping[str, ApiDoc] | 
     registry = registry or {}
     components = _Components()
     paths: dict[str, dict[str, Any]] = {}
+    internal: list[dict[str, Any]] = []
     operation_ids: set[str] = set()
     for rule in api_rules(app):
         view = app.view_functions[rule.endpoint]
         doc = _doc_of(view, registry, rule.endpoint)
+        if doc.internal:
+            internal.append({"path": openapi_path(rule.rule), "methods": methods_of(rule), "endpoint": rule.endpoint})
+            continue
         item = paths.setdefault(openapi_path(rule.rule), {})
         for method in methods_of(rule):
             operation = _operation(service, rule, method, view, doc, components)
@@ -247,6 +254,7 @@ def service_document(app: Flask, service: str, registry: Mapping[str, ApiDoc] | 
         "paths": paths,
         "components": {"schemas": components.schemas, "securitySchemes": SECURITY_SCHEMES},
         "security": [{"bearer": []}, {"cookie": []}],
+        "x-internal": internal,
     }
 
 

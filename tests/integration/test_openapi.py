@@ -20,7 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from services.gateway.api_docs import upstream_services
 from services.gateway.routes import GATEWAY, owner_of
-from shared.openapi import api_rules, concrete_path, methods_of, openapi_path
+from shared.openapi import api_rules, app_document, concrete_path, methods_of, openapi_path
 
 pytestmark = pytest.mark.integration
 
@@ -82,8 +82,14 @@ def test_every_rule_is_documented_and_routed_to_its_service(system):  # type: ig
     for service, app in system.items():
         rules = api_rules(app)
         assert rules, f"{service} has no /api/v1 rules"
+        internal = {(i["path"], m) for i in app_document(app)["x-internal"] for m in i["methods"]}
         for rule in rules:
             path = openapi_path(rule.rule)
+            if all((path, m) in internal for m in methods_of(rule)):
+                # Declared internal (the gateway's own pages call it): no client may reach it through the proxy.
+                if service != GATEWAY and owner_of(concrete_path(path)) is not None:
+                    problems.append(f"{service}: internal {path} is routed by ROUTE_TABLE: document it instead")
+                continue
             for method in methods_of(rule):
                 checked += 1
                 if service != GATEWAY:

@@ -29,14 +29,14 @@ def _rule(exc: domain.QaRuleError):  # type: ignore[no-untyped-def]
     return jsonify(err.body()), err.status
 
 
-# Lengths are checked again after normalising (domain.clean_text); these bounds keep huge bodies out early.
+# Emptiness and length are checked after normalising (domain.clean_text); max_length keeps huge bodies out early.
 class NewQuestion(Strict):
-    text: Annotated[str, Field(min_length=1, max_length=domain.QUESTION_MAX_CHARS)]
+    text: Annotated[str, Field(max_length=domain.QUESTION_MAX_CHARS)]
     anonymous: bool = False
 
 
 class AnswerBody(Strict):
-    text: Annotated[str, Field(min_length=1, max_length=domain.ANSWER_MAX_CHARS)]
+    text: Annotated[str, Field(max_length=domain.ANSWER_MAX_CHARS)]
 
 
 class Asker(BaseModel):
