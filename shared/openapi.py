@@ -24,6 +24,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 from werkzeug.routing import Rule
 
+from shared.validation import Strict
+
 API_PREFIX = "/api/v1"
 OPENAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{model}"
@@ -32,6 +34,7 @@ SESSION_COOKIE = "insightdays_session"
 _SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 _WRITE_METHODS = {"POST", "PUT", "PATCH"}
 _RULE_ARG = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-zA-Z_]\w*)>")
+_IDENTIFIER = re.compile(r"\b[A-Z][A-Za-z0-9_]*\b")
 _PARSED_MODEL = re.compile(r"parse_json\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*[,)]")
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
@@ -75,6 +78,7 @@ class ApiDoc:
     # Reached only by the gateway's own pages (e.g. a mailed link), never through its /api/v1 proxy: left out of
     # the public document and listed under `x-internal` so a test can tell it from a route somebody forgot.
     internal: bool = False
+    multipart_file: bool = False  # the body is multipart/form-data with one `file`
 
 
 def api_doc(**fields: Any) -> Callable[[F], F]:
@@ -146,15 +150,27 @@ def _source(view: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
         return "", {}
 
 
+def _resolve(name: str, namespace: dict[str, Any]) -> Any:
+    value: Any = namespace.get(name.split(".")[0])
+    for part in name.split(".")[1:]:
+        value = getattr(value, part, None)
+    return value
+
+
 def _parsed_model(source: str, namespace: dict[str, Any]) -> type[BaseModel] | None:
-    """The model in the view's own `parse_json(Model)` call, looked up in the view's module."""
+    """The model in the view's own `parse_json(Model)` call, looked up in the view's module; failing that, the one
+    request-body model (a `Strict` subclass, the project's base for bodies) the view names, e.g. handed to a
+    helper that parses an optional body."""
     for name in _PARSED_MODEL.findall(source):
-        value: Any = namespace.get(name.split(".")[0])
-        for part in name.split(".")[1:]:
-            value = getattr(value, part, None)
+        value = _resolve(name, namespace)
         if inspect.isclass(value) and issubclass(value, BaseModel):
             return value
-    return None
+    named = {
+        value
+        for name in set(_IDENTIFIER.findall(source))
+        if inspect.isclass(value := _resolve(name, namespace)) and issubclass(value, Strict) and value is not Strict
+    }
+    return named.pop() if len(named) == 1 else None
 
 
 class _Components:
@@ -203,7 +219,7 @@ def _operation(
         if body_model is not None:
             content = {"application/json": {"schema": components.ref(body_model)}}
             operation["requestBody"] = {"required": True, "content": content}
-        elif "request.files" in source:
+        elif doc.multipart_file or "request.files" in source:
             file_schema = {
                 "type": "object",
                 "required": ["file"],
