@@ -258,7 +258,8 @@ def precheck(problem: Problem) -> list[str]:
         total = sum(s.rooms or 0 for s in slots)
         if len(sessions) > total:
             reasons.append(
-                f"{len(sessions)} breakouts do not fit in {len(slots)} slots with {total} rooms in all "
+                f"{len(sessions)} breakouts do not fit in {len(slots)} slot{'s' if len(slots) != 1 else ''} "
+                f"with {total} rooms in all "
                 f"(rooms per slot: {', '.join(str(s.rooms) for s in slots)})"
             )
     for s in sessions:
@@ -300,8 +301,8 @@ def precheck(problem: Problem) -> list[str]:
             where = (
                 f"{slots[min(common)].name}, which has {_rooms(slots[min(common)].rooms)}"
                 if len(common) == 1
-                else f"a slot with {len(group)} rooms, and the most any of their slots has is "
-                f"{max(slots[t].rooms or 0 for t in common)}"
+                else f"a slot, but none of their slots has {len(group)} rooms (the largest has "
+                f"{_rooms(max(slots[t].rooms or 0 for t in common))})"
             )
             reasons.append(f"{_names(group)} must share {where}")
         presenters = Counter(s.presenter for s in group if s.presenter)
