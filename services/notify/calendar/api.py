@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from services.notify.calendar import service
 from shared.auth import current_identity, require_identity
 from shared.errors import ApiError
+from shared.openapi import api_doc
 from shared.service_app import db
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def my_calendar():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/calendar/<token>.ics")
+@api_doc(internal=True, summary="The feed for calendar apps; public as the gateway's /calendar/<token>.ics")
 def calendar_by_token(token: str):  # type: ignore[no-untyped-def]
     text = service.feed_for_token(db(), token)
     if text is None:
