@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "posters", "matching", "notify")
 PROCESSES = [*SERVICES, *(f"{s}-bus" for s in SERVICES), *(f"{s}-worker" for s in SERVICES)]
-BEATS = ("notify-beat", "posters-beat")  # the services with periodic tasks
+BEATS = ("notify-beat", "posters-beat", "matching-beat")  # the services with periodic tasks
 
 
 @pytest.fixture(scope="module")
