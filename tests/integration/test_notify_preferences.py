@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,13 +21,28 @@ from services.notify.adapters.orm import Email, Notification, Recipient
 from services.notify.preferences import digest
 from services.notify.preferences import policy as prefs_policy
 from services.notify.preferences.tasks import SEND_DAILY_DIGESTS
-from services.notify.smtp_sink import start as start_smtp_sink
 from tests.conftest import identity_headers
 from tests.support.processes import celery_worker, free_port, service_env, wait_until
 
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/me/notification-settings"
+
+
+class RawSink:
+    """aiosmtpd handler keeping each message exactly as it came over the wire (plus the envelope recipient)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.count += 1
+        raw = envelope.original_content or envelope.content
+        rcpt = ", ".join(envelope.rcpt_tos).encode()
+        (self.directory / f"{self.count:04d}.eml").write_bytes(b"X-RcptTo: " + rcpt + b"\r\n" + raw)
+        return "250 OK"
 
 
 @pytest.fixture
@@ -174,7 +190,8 @@ def test_tampered_or_foreign_unsubscribe_tokens_are_refused(app: Flask) -> None:
 def test_one_click_unsubscribe_from_a_real_mail_and_the_daily_digest(  # type: ignore[no-untyped-def]
     app: Flask, redis_url: str, service_environment: Path, tmp_path: Path
 ) -> None:
-    sink: Controller = start_smtp_sink("127.0.0.1", free_port(), tmp_path / "mail")
+    sink = Controller(RawSink(tmp_path / "mail"), hostname="127.0.0.1", port=free_port())
+    sink.start()
     env = service_env(redis_url, service_environment, SMTP_HOST="127.0.0.1", SMTP_PORT=str(sink.port))
     worker = celery_worker("notify", env, tmp_path)
     client = app.test_client()
@@ -184,6 +201,9 @@ def test_one_click_unsubscribe_from_a_real_mail_and_the_daily_digest(  # type: i
         [mail] = mails(tmp_path / "mail")
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         header = mail["List-Unsubscribe"]
+        # Literally on the wire, not RFC 2047-encoded (mail clients do not decode this header).
+        [raw] = [p.read_bytes() for p in (tmp_path / "mail").glob("*.eml")]
+        assert f"\r\nList-Unsubscribe: {header}\r\n".encode() in raw
         assert header.startswith("<") and header.endswith(">")
         link = header[1:-1]
         assert link.startswith(app.config["SETTINGS"].public_url.rstrip("/") + "/unsubscribe/")

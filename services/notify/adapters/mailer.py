@@ -24,6 +24,9 @@ from shared.events import utcnow
 SMTP_TIMEOUT_S = 30
 # Errors worth another try later: the server down, slow, or saying 4xx "try again".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
+# SMTP folds at 78 characters, and a header with no place to fold (a long List-Unsubscribe <URL>) would be
+# RFC 2047-encoded, which mail clients do not decode there: fold only at the RFC 5322 hard limit instead.
+MAIL_POLICY = SMTP.clone(max_line_length=998)
 
 
 class UncertainDelivery(Exception):
@@ -59,7 +62,7 @@ def build(
     attachments: tuple[Attachment, ...] = (),
     list_unsubscribe: str | None = None,
 ) -> EmailMessage:
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = mail_from
     msg["To"] = to
     msg["Subject"] = one_line(subject, 300)
@@ -105,7 +108,7 @@ def send(msg: EmailMessage, host: str, port: int, before_data: Callable[[], None
             raise smtplib.SMTPRecipientsRefused(refused)
         before_data()
         try:
-            smtp.data(msg.as_bytes(policy=SMTP))
+            smtp.data(msg.as_bytes(policy=MAIL_POLICY))
         except smtplib.SMTPResponseException:
             raise  # the server answered: not accepted
         except (smtplib.SMTPException, OSError) as exc:
