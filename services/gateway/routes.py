@@ -30,6 +30,7 @@ ROUTE_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (rf"^/api/v1/events/{_SEG}/posters{_END}", "posters"),
         (rf"^/api/v1/events/{_SEG}/facets{_END}", "posters"),
         (rf"^/api/v1/events/{_SEG}/upload-failures{_END}", "posters"),
+        (rf"^/api/v1/events/{_SEG}/author-approval{_END}", "posters"),
         (rf"^/api/v1/me/projects{_END}", "posters"),
         (rf"^/api/v1/projects/{_SEG}/chat-slots{_END}", "matching"),
         (rf"^/api/v1/projects/{_SEG}/posters{_END}", "posters"),

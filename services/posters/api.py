@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import AnyHttpUrl, Field, field_validator
 
 from services.posters import queries, service, uploads
@@ -92,7 +92,9 @@ def _input(body: NewProject) -> service.ProjectInput:
 @require_identity("author", "organiser")
 def create_project(event_id: int):  # type: ignore[no-untyped-def]
     body = parse_json(NewProject)
-    row = service.create_project(db(), search_index(), viewer(), event_id, _input(body))
+    row = service.create_project(
+        db(), search_index(), viewer(), event_id, _input(body), max_projects=current_app.config["MAX_PROJECTS_PER_USER"]
+    )
     _, posters = queries.project_page(db(), viewer(), row.id)
     return jsonify(project_json(row, posters, viewer())), 201, {"Location": f"/api/v1/projects/{row.id}"}
 

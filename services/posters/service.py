@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.posters import quotas
 from services.posters.adapters.orm import (
     KnownEvent,
     Outbox,
@@ -19,6 +20,7 @@ from services.posters.adapters.orm import (
 )
 from services.posters.adapters.search import SearchDocument, SearchIndex
 from services.posters.adapters.storage import BlobStorage
+from services.posters.approval import hold as approval
 from services.posters.blobs import blobs_of, release_blobs
 from services.posters.domain import project as rules
 from services.posters.domain.poster import READY
@@ -160,11 +162,20 @@ def _new_project_id(session: Session) -> int | None:
     return issued.id
 
 
-def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: int, data: ProjectInput) -> ProjectRow:
+def create_project(
+    db: Database,
+    index: SearchIndex,
+    viewer: Viewer,
+    event_id: int,
+    data: ProjectInput,
+    *,
+    max_projects: int | None = None,
+) -> ProjectRow:
     with db.unit_of_work() as session:
         event = session.get(KnownEvent, event_id)
         if event is None:
             raise NotFound("event")
+        quotas.check_project_quota(session, viewer, max_projects)
         defaults = ProjectInput(
             **{
                 **data.__dict__,
@@ -199,6 +210,10 @@ def create_project(db: Database, index: SearchIndex, viewer: Viewer, event_id: i
                 learnings=[text for text in row.learnings if text],
             ),
         )
+        if approval.hold_if_unapproved(session, row, viewer):  # hidden until an organiser approves the author
+            bump_search_version(session, event_id)
+            next_revision(row)
+            outbox.record(session, Outbox, project_updated(row))
         return row
 
 

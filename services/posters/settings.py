@@ -21,6 +21,10 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "THUMBNAIL_WIDTH": ("POSTER_THUMBNAIL_WIDTH", 400),
     "MAX_TEXT_CHARS": ("POSTER_MAX_TEXT_CHARS", 200_000),
     "UPLOAD_RATE_LIMIT": ("UPLOAD_RATE_LIMIT", "20/minute"),
+    # Per-person quotas (quotas.py; organisers are exempt): projects over all insight days, and the bytes of their
+    # poster and video files that are not rejected.
+    "MAX_PROJECTS_PER_USER": ("POSTERS_MAX_PROJECTS_PER_USER", 10),
+    "MAX_STORAGE_MB_PER_USER": ("POSTERS_MAX_STORAGE_MB_PER_USER", 500.0),  # MiB
     # `posters.sweep_orphan_blobs` (beat, hourly) removes unreferenced files older than this.
     "ORPHAN_AFTER_S": ("POSTER_ORPHAN_AFTER_S", 24 * 3600),
     # `posters.requeue_stale` (beat): re-send posters still `processing` this long after upload, checked this often.
@@ -51,6 +55,7 @@ class Limits:
     max_text_chars: int
     max_video_seconds: int = 300
     max_video_pixels: int = 3840 * 2160
+    max_storage_bytes_per_user: int = 500 * MiB
 
     @classmethod
     def from_config(cls, config: Any) -> Limits:
@@ -65,4 +70,5 @@ class Limits:
             max_text_chars=int(config["MAX_TEXT_CHARS"]),
             max_video_seconds=int(config["VIDEO_MAX_SECONDS"]),
             max_video_pixels=int(config["VIDEO_MAX_PIXELS"]),
+            max_storage_bytes_per_user=int(float(config.get("MAX_STORAGE_MB_PER_USER", 500)) * MiB),
         )

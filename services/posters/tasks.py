@@ -7,9 +7,9 @@ import logging
 from celery import Celery
 from flask import Flask
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from services.posters import uploads
+from services.posters import fair_queue, uploads
 from services.posters.adapters.search import index_for
 from services.posters.blobs import sweep_orphans
 from services.posters.settings import Limits
@@ -46,7 +46,7 @@ def register_tasks(app: Flask, celery: Celery) -> None:
         already done by then is a no-op (process_upload is idempotent)."""
         ids = uploads.requeue_stale(app.extensions["db"], int(app.config["STALE_AFTER_S"]))
         for poster_id in ids:
-            process_upload.delay(poster_id)
+            enqueue(app, poster_id)
         return len(ids)
 
     @celery.task(name="posters.sweep_orphan_blobs", acks_late=True)
@@ -67,7 +67,12 @@ def enqueue(app: Flask, poster_id: int) -> bool:
     """Ask a worker to process this poster (after its row is committed). If the broker is unreachable the upload
     still stands: `posters.requeue_stale` sends it again later, so the author gets 202, not an error."""
     try:
-        app.extensions["celery"].send_task(uploads.TASK_NAME, args=[poster_id], queue="posters")
+        priority = fair_queue.priority_for(app.extensions["db"], poster_id)  # per owner: see fair_queue.py
+    except SQLAlchemyError:
+        log.warning("could not rank poster; sent without priority", extra={"poster_id": poster_id})
+        priority = 0
+    try:
+        app.extensions["celery"].send_task(uploads.TASK_NAME, args=[poster_id], queue="posters", priority=priority)
     except KombuOperationalError:
         log.warning("could not enqueue poster; the stale sweep will retry", extra={"poster_id": poster_id})
         return False

@@ -14,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.posters import quotas
 from services.posters.adapters import processing
 from services.posters.adapters.inspection import Rejected
 from services.posters.adapters.orm import KnownEvent, Outbox, PosterPage, PosterRow, ProjectRow
@@ -80,6 +81,9 @@ def accept_upload(
         with db.unit_of_work() as session:
             project = owned_project(session, viewer, project_id)
             position = _position_for(session, limits, project, kind, replaces_id)
+            quotas.check_storage_quota(
+                session, viewer, project.owner_id, len(upload.data), limits.max_storage_bytes_per_user
+            )
             sha = storage.put(upload.data)
             lock_blobs(session, [sha])  # a concurrent release of the same bytes waits for our commit (blobs.py)
             row = PosterRow(
