@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.notify.adapters.orm import Email, Notification, Recipient
@@ -96,7 +95,8 @@ def notify(
         )
         return None
     decision = decide(session, user_id, category)
-    notification = Notification(
+    notification_id = _insert_once(
+        session,
         user_id=user_id,
         kind=kind,
         category=category,
@@ -107,12 +107,10 @@ def notify(
         link=link,
         in_app=bool(push and decision.in_app),
     )
-    try:
-        with session.begin_nested():  # a concurrent maker of the same key wins; our savepoint rolls back
-            session.add(notification)
-            session.flush()
-    except IntegrityError:
-        return None
+    if notification_id is None:
+        return None  # a concurrent maker of the same key got there first
+    notification = session.get(Notification, notification_id)
+    assert notification is not None
     if email and decision.email != "off" and recipient.email:
         held = decision.email == "daily"
         session.add(
@@ -132,6 +130,20 @@ def notify(
         )
         session.flush()
     return notification
+
+
+def _insert_once(session: Session, **values: Any) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: None when the key exists. No savepoint: pysqlite would
+    release the outermost one as a commit when no transaction had begun, breaking the caller's unit of work."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two databases the project runs on
+        raise RuntimeError(f"unsupported database: {dialect}")
+    statement = insert(Notification).values(**values).on_conflict_do_nothing().returning(Notification.id)
+    return session.scalar(statement)
 
 
 def after_commit(app: Flask, notification_ids: Iterable[int]) -> None:
