@@ -21,6 +21,8 @@ ROUTE_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/api/v1/me/calendar-token$", "notify"),
         (rf"^/api/v1/notify{_END}", "notify"),
         (rf"^/api/v1/me/notification-settings{_END}", "notify"),
+        (rf"^/api/v1/me/followup{_END}", "notify"),
+        (rf"^/api/v1/followup{_END}", "notify"),
         (rf"^/api/v1/me/chat-bookings{_END}", "matching"),
         (rf"^/api/v1/me/profile{_END}", "matching"),
         (rf"^/api/v1/me/contact-requests{_END}", "matching"),
