@@ -43,12 +43,16 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Browser libraries (socket.io-client, served by the gateway at /vendor/...): exactly what package-lock.json says.
+# Browser libraries (socket.io-client, chart.js, served by the gateway at /vendor/...): exactly what
+# package-lock.json says; with --test also the dev dependencies (axe-core, injected by the accessibility tests).
 # `npm ci` starts from an empty node_modules, so an old stamp goes with it.
-npm_stamp=node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)
-if [ ! -f "$npm_stamp" ]; then
+npm_mode=$([ $with_test -eq 1 ] && echo dev || echo prod)
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+npm_stamp=node_modules/.installed-$npm_mode-$lock_hash
+# A dev install also serves `make run` (it has everything the prod one has).
+if [ ! -f "$npm_stamp" ] && [ ! -f "node_modules/.installed-dev-$lock_hash" ]; then
   command -v npm >/dev/null || { echo "installing npm (Debian package)"; apt_install npm; }
-  echo "installing browser libraries (npm ci)"
-  npm ci --omit=dev --no-audit --no-fund
+  echo "installing browser libraries (npm ci, $npm_mode)"
+  if [ $npm_mode = dev ]; then npm ci --no-audit --no-fund; else npm ci --omit=dev --no-audit --no-fund; fi
   touch "$npm_stamp"
 fi
