@@ -164,6 +164,12 @@ def test_questions_arrive_live_anonymous_upvoted_and_answered(system: System, da
     expect(mine.locator(".qa-answer")).to_contain_text("<b>and</b>", timeout=LIVE_TIMEOUT_MS)
     assert john.locator(".qa-answer b").count() == 0
 
+    # The asker takes the question back: it leaves the author's page too; nobody else had a delete button.
+    assert florence.locator(".qa-delete").count() == 0 and mary.locator(".qa-delete").count() == 0
+    mine.get_by_role("button", name="Delete question").click()
+    expect(john.locator("#qa-empty")).to_be_visible()
+    expect(question).to_have_count(0, timeout=LIVE_TIMEOUT_MS)
+
 
 def test_agenda_shows_local_times_and_what_is_on_now(system: System, day: Day, open_page) -> None:  # type: ignore[no-untyped-def]
     zone = ZoneInfo(ZONE)

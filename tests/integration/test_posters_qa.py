@@ -157,3 +157,25 @@ def test_project_viewed_once_per_person_and_not_for_the_author(app):  # type: ig
     views = _events(app, "ProjectViewed")
     assert sorted(v["user_id"] for v in views) == [ATTENDEE, OTHER_ATTENDEE]
     assert all(v["project_id"] == project and v["event_id"] == 1 for v in views)
+
+
+def test_the_asker_or_an_organiser_deletes_a_question(app):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    project = create_project(client, app)
+    first = _ask(app, project, "Taken back later", attendee(app)).get_json()
+    second = _ask(app, project, "Off topic", attendee(app)).get_json()
+    assert first["can_delete"] is True
+    client.post(f"/api/v1/questions/{first['id']}/upvote", headers=attendee(app, OTHER_ATTENDEE))
+    seen_by_other = client.get(f"/api/v1/projects/{project}/questions", headers=attendee(app, OTHER_ATTENDEE))
+    assert [q["can_delete"] for q in seen_by_other.get_json()["items"]] == [False, False]
+    for headers in (attendee(app, OTHER_ATTENDEE), author(app)):  # not even the project's author
+        denied = client.delete(f"/api/v1/questions/{first['id']}", headers=headers)
+        assert denied.status_code == 403 and denied.get_json()["error"]["code"] == "forbidden"
+    assert client.delete(f"/api/v1/questions/{first['id']}", headers=attendee(app)).status_code == 204
+    assert client.delete(f"/api/v1/questions/{second['id']}", headers=organiser(app)).status_code == 204
+    assert client.get(f"/api/v1/projects/{project}/questions", headers=attendee(app)).get_json()["items"] == []
+    assert client.delete(f"/api/v1/questions/{first['id']}", headers=attendee(app)).status_code == 404
+    with app.extensions["db"].unit_of_work() as session:  # the upvote went with its question
+        from services.posters.qa.models import QuestionVote
+
+        assert session.scalars(select(QuestionVote)).all() == []

@@ -16,7 +16,7 @@ SCHEDULE = {
     "breakouts": [{"breakout_id": 7, "slot_id": 2, "title": "Linkage", "theme": "data linkage", "reason": "Your #1",
                    "starts_at": "2030-06-03T10:30:00+00:00", "ends_at": "2030-06-03T11:30:00+00:00",
                    "meeting_url": "javascript:alert(1)"}],  # fmt: skip
-    "chats": [{"slot_id": 3, "room_id": "r", "project_id": 5, "project_title": "Maps", "with": "Ada",
+    "chats": [{"slot_id": 3, "room_id": "r/1", "project_id": 5, "project_title": "Maps", "with": "Ada",
                "as_author": False, "starts_at": "2030-06-03T09:15:00+00:00",
                "ends_at": "2030-06-03T09:30:00+00:00"}],  # fmt: skip
     "coffee": [],
@@ -45,7 +45,7 @@ def test_timeline_in_time_order_with_my_items_first_at_the_same_time() -> None:
     mine = items[2]
     assert mine.title == "Your breakout: Linkage"
     assert mine.link == "/events/1/my-schedule"  # a javascript: meeting link is never offered
-    assert items[1].title == "Chat with Ada about Maps" and items[1].link == "/my-chats"
+    assert items[1].title == "Chat with Ada about Maps" and items[1].link == "/chats/r%2F1"  # the room, escaped
 
 
 def test_now_and_next() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 SLOT_TITLES = {
     "breakout": "Themed breakouts",
@@ -114,7 +114,7 @@ def _my_items(event_id: int, schedule: Mapping[str, Any]) -> list[AgendaItem]:
                 kind="my_chat",
                 title=f"Chat with {c.get('with') or 'your partner'}{about}",
                 detail="You are the author" if c.get("as_author") else "Booked 1-1 chat",
-                link="/my-chats",
+                link=f"/chats/{quote(str(c['room_id']), safe='')}" if c.get("room_id") else "/my-chats",
                 mine=True,
             )
         )

@@ -31,7 +31,7 @@
   }
 
   function signature(q) {
-    return JSON.stringify([q.text, q.asker, q.upvotes, q.upvoted, q.answer, state.canAnswer]);
+    return JSON.stringify([q.text, q.asker, q.upvotes, q.upvoted, q.answer, q.can_delete, state.canAnswer]);
   }
 
   function render(q) {
@@ -58,6 +58,11 @@
       item.append(answer);
     }
     if (state.canAnswer) item.append(answerForm(q));
+    if (q.can_delete) {
+      const remove = el("button", { type: "button", class: "link-button qa-delete" }, "Delete question");
+      remove.addEventListener("click", () => delete_(q, remove));
+      item.append(remove);
+    }
     return item;
   }
 
@@ -91,6 +96,18 @@
       }
     });
     return form;
+  }
+
+  async function delete_(q, button) {
+    button.disabled = true;
+    try {
+      await window.insightApi(`/api/v1/questions/${q.id}`, { method: "DELETE" });
+      announce("Question deleted.");
+      await refresh(true);
+    } catch (e) {
+      button.disabled = false;
+      announce(window.insightPage.sentence(e.message));
+    }
   }
 
   async function vote_(q, button) {

@@ -51,6 +51,7 @@ class Question(BaseModel):
     anonymous: bool
     asker: Asker | None = Field(description="null when the question is anonymous to the caller")
     mine: bool
+    can_delete: bool = Field(description="the asker and organisers may delete a question")
     upvotes: int
     upvoted: bool
     answer: str | None
@@ -81,6 +82,7 @@ def question_json(row: QuestionRow, me: Viewer, upvoted: bool) -> dict[str, obje
         "anonymous": row.anonymous,
         "asker": {"id": row.asker_id, "name": row.asker_name} if shown else None,
         "mine": row.asker_id == me.user_id,
+        "can_delete": domain.may_delete(row.asker_id, me.user_id, me.is_organiser),
         "upvotes": row.upvotes,
         "upvoted": upvoted,
         "answer": row.answer,
@@ -123,6 +125,14 @@ def answer_question(question_id: int):  # type: ignore[no-untyped-def]
     me = viewer()
     found = service.answer(db(), me, question_id, body.text)
     return jsonify(question_json(found.row, me, found.upvoted_by_me))
+
+
+@bp.delete("/questions/<int:question_id>")
+@require_identity()
+@api_doc(summary="Delete a question (its asker, or an organiser)", status=204)
+def delete_question(question_id: int):  # type: ignore[no-untyped-def]
+    service.delete_question(db(), viewer(), question_id)
+    return "", 204
 
 
 @bp.post("/questions/<int:question_id>/upvote")

@@ -47,3 +47,8 @@ def shows_asker(anonymous: bool, asker_id: int, audience: Audience) -> bool:
 def may_ask(owner_id: int, user_id: int) -> bool:
     """Authors answer on their own project; they do not ask themselves."""
     return owner_id != user_id
+
+
+def may_delete(asker_id: int, user_id: int, is_organiser: bool) -> bool:
+    """The asker may take a question back; organisers remove what does not belong (moderation)."""
+    return asker_id == user_id or is_organiser

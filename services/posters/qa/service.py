@@ -132,6 +132,15 @@ def answer(db: Database, viewer: Viewer, question_id: int, text: str) -> Questio
         return QuestionView(row, upvoted)
 
 
+def delete_question(db: Database, viewer: Viewer, question_id: int) -> None:
+    """The asker takes a question back, or an organiser removes it (moderation); its upvotes go with it."""
+    with db.unit_of_work() as session:
+        row = _question(session, viewer, question_id, for_update=True)
+        if not domain.may_delete(row.asker_id, viewer.user_id, viewer.is_organiser):
+            raise Forbidden("only the person who asked or an organiser may delete a question")
+        session.delete(row)
+
+
 def set_upvote(db: Database, viewer: Viewer, question_id: int, up: bool) -> QuestionView:
     """Idempotent both ways: a second upvote (or removing one never given) changes nothing."""
     try:
