@@ -9,7 +9,8 @@ import importlib.util
 from flask import Flask
 
 PAGE_MODULES = ("setup", "registration", "assignment", "chat_slots", "coffee", "directory", "spinoffs",
-                "notify_deliveries", "verify_email", "agenda", "preferences", "chat", "followup", "outcomes", "timetable")
+                "notify_deliveries", "verify_email", "agenda", "preferences", "chat", "followup", "outcomes",
+                "timetable")
 
 
 def register_feature_pages(app: Flask) -> None:
