@@ -10,7 +10,7 @@ from flask import Flask
 
 PAGE_MODULES = ("setup", "registration", "assignment", "chat_slots", "coffee", "directory", "spinoffs",
                 "notify_deliveries", "verify_email", "agenda", "preferences", "chat", "followup", "outcomes",
-                "timetable")
+                "timetable", "author_approval")
 
 
 def register_feature_pages(app: Flask) -> None:
