@@ -74,8 +74,7 @@ def scan(app: Flask, now: datetime) -> list[int]:
     db = app.extensions["db"]
     service.materialise_due(db, now)
     service.void_stale(db)
-    sent = [service.send_one(db, rid, now, SETTINGS_URL) for rid in service.pending_ids(db)]
-    return [n for n in sent if n is not None]
+    return service.send_batch(db, service.pending_ids(db), now, SETTINGS_URL)
 
 
 def reminders(app: Flask) -> list[Reminder]:

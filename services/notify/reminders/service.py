@@ -126,54 +126,66 @@ def pending_ids(db: Database) -> list[int]:
 
 
 def send_one(db: Database, reminder_id: int, now: datetime, settings_url: str) -> int | None:
-    """Hand one pending reminder to outgoing.notify; the id of the notification made, if any.
+    """Hand one pending reminder to outgoing.notify; the id of the notification made, if any."""
+    with db.unit_of_work() as session:
+        return _send_in(session, reminder_id, now, settings_url)
 
-    The first statement claims the row (pending -> sent) with a write, so from there on this transaction holds
-    the database's write lock (SQLite) and the entry's row lock (PostgreSQL, FOR UPDATE): a cancellation or a
-    move racing this send either committed before (seen here: the reminder turns void) or waits until after.
+
+def send_batch(db: Database, reminder_ids: list[int], now: datetime, settings_url: str) -> list[int]:
+    """Several pending reminders in one transaction (one commit, one fsync, instead of one each); the ids of
+    the notifications made. If any of them fails, nothing of the batch is kept: the caller sends them one by one.
     """
     with db.unit_of_work() as session:
-        claimed = session.execute(
-            update(Reminder)
-            .where(Reminder.id == reminder_id, Reminder.status == PENDING)
-            .values(status=SENT, decided_at=now)
-        ).rowcount
-        if claimed != 1:
-            return None  # another scan has it, or it is void already
-        reminder = session.get(Reminder, reminder_id)
-        assert reminder is not None
-        entry = session.get(CalendarEntry, reminder.entry_id, with_for_update=True)
-        if entry is None or entry.status != ACTIVE or entry.sequence != reminder.sequence:
-            reminder.status = VOID
-            return None
-        starts_at = as_utc(entry.starts_at)
-        if starts_at <= now:
-            reminder.status, reminder.reason = SKIPPED, domain.STARTED
-            return None
-        text = domain.reminder_text(
-            kind=entry.kind,
-            title=entry.title,
-            starts_at=starts_at,
-            timezone=entry.timezone,
-            join_url=entry.join_url,
-            now=now,
-            settings_url=settings_url,
-        )
-        note = outgoing.notify(
-            session,
-            user_id=entry.user_id,
-            kind=KIND,
-            category=REMINDERS,
-            subject_key=domain.subject_key(entry.id, reminder.offset_minutes),
-            version=entry.sequence,
-            title=text.title,
-            text=text.text,
-            html=text.html,
-            link=entry.join_url or "/",
-            summary=text.summary,
-        )
-        reminder.notification_id = note.id if note is not None else None
-        return note.id if note is not None else None
+        made = [_send_in(session, reminder_id, now, settings_url) for reminder_id in reminder_ids]
+        return [note_id for note_id in made if note_id is not None]
+
+
+def _send_in(session: Session, reminder_id: int, now: datetime, settings_url: str) -> int | None:
+    """The first statement claims the row (pending -> sent) with a write, so from there on the transaction holds
+    the database's write lock (SQLite) and then the entry's row lock (PostgreSQL, FOR UPDATE): a cancellation or a
+    move racing this send either committed before (seen here: the reminder turns void) or waits until after.
+    """
+    claimed = session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.status == PENDING)
+        .values(status=SENT, decided_at=now)
+    ).rowcount
+    if claimed != 1:
+        return None  # another scan has it, or it is void already
+    reminder = session.get(Reminder, reminder_id)
+    assert reminder is not None
+    entry = session.get(CalendarEntry, reminder.entry_id, with_for_update=True)
+    if entry is None or entry.status != ACTIVE or entry.sequence != reminder.sequence:
+        reminder.status = VOID
+        return None
+    starts_at = as_utc(entry.starts_at)
+    if starts_at <= now:
+        reminder.status, reminder.reason = SKIPPED, domain.STARTED
+        return None
+    text = domain.reminder_text(
+        kind=entry.kind,
+        title=entry.title,
+        starts_at=starts_at,
+        timezone=entry.timezone,
+        join_url=entry.join_url,
+        now=now,
+        settings_url=settings_url,
+    )
+    note = outgoing.notify(
+        session,
+        user_id=entry.user_id,
+        kind=KIND,
+        category=REMINDERS,
+        subject_key=domain.subject_key(entry.id, reminder.offset_minutes),
+        version=entry.sequence,
+        title=text.title,
+        text=text.text,
+        html=text.html,
+        link=entry.join_url or "/",
+        summary=text.summary,
+    )
+    reminder.notification_id = note.id if note is not None else None
+    return reminder.notification_id
 
 
 def void_stale(db: Database) -> int:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 QUEUE = "notify"
 SCAN_DUE_REMINDERS = "notify.scan_due_reminders"
 SCAN_EVERY_S = float(env("REMINDER_SCAN_S", "30") or 30)  # tests and drills scan faster
-AFTER_COMMIT_BATCH = 100  # pushes and mail enqueues go out in batches of this many notifications
+BATCH = 50  # reminders per transaction: one commit each instead of one per reminder (measured ~60/s alone)
 
 BEAT_SCHEDULE = {
     "notify-scan-due-reminders": {
@@ -42,21 +42,28 @@ def scan_due_reminders() -> dict[str, int]:
     made = service.materialise_due(db, now)
     voided = service.void_stale(db)
     sent, failed = 0, 0
-    batch: list[int] = []
-    for reminder_id in service.pending_ids(db):
+    pending = service.pending_ids(db)
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
         try:
-            notification_id = service.send_one(db, reminder_id, utcnow(), settings_url)
+            made_ids = service.send_batch(db, chunk, utcnow(), settings_url)
         except Exception:
-            failed += 1
-            log.exception("reminder not sent; the next scan tries again", extra={"reminder_id": reminder_id})
-            continue
-        if notification_id is not None:
-            sent += 1
-            batch.append(notification_id)
-        if len(batch) >= AFTER_COMMIT_BATCH:
-            outgoing.after_commit(app, batch)
-            batch = []
-    outgoing.after_commit(app, batch)
+            log.warning("a reminder batch failed; sending its reminders one by one", exc_info=True)
+            made_ids = []
+            for reminder_id in chunk:
+                try:
+                    note_id = service.send_one(db, reminder_id, utcnow(), settings_url)
+                except Exception:
+                    failed += 1
+                    log.exception("reminder not sent; the next scan tries again", extra={"reminder_id": reminder_id})
+                    continue
+                if note_id is not None:
+                    made_ids.append(note_id)
+        sent += len(made_ids)
+        try:
+            outgoing.after_commit(app, made_ids)
+        except Exception:  # Redis briefly away: the rows are committed, the sweep enqueues their mails later
+            log.warning("reminder pushes/enqueues not done; the email sweep takes over", exc_info=True)
     if made or sent or voided or failed:
         log.info(
             "reminders scanned",
