@@ -278,3 +278,16 @@ def test_local_run_protects_redis_with_a_generated_password() -> None:
     run_sh = (ROOT / "scripts" / "run.sh").read_text()
     assert "var/redis-password" in run_sh and 'REDIS_URL="redis://:${REDIS_PASSWORD}@' in run_sh
     assert "--requirepass $REDIS_PASSWORD" in _procfile()["redis"]
+
+
+def test_every_app_container_added_later_is_isolated_too(compose: dict[str, Any]) -> None:
+    """Any container of the app image (a new beat or worker included) has an environment of exactly one service."""
+    for name, svc in compose["services"].items():
+        if svc.get("image") != "insightdays:latest":
+            continue
+        service = _service_of(name)
+        assert service in SERVICES, f"{name}: name it <service>-<role>"
+        env = svc.get("environment") or {}
+        assert {k for k in env if k.endswith("_DATABASE_URL")} == {f"{service.upper()}_DATABASE_URL"}, name
+        assert env["REDIS_URL"].startswith(f"redis://{service}:"), name
+        assert ("IDENTITY_PRIVATE_KEY" in env) == (service == "gateway"), name
