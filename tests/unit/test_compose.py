@@ -291,3 +291,10 @@ def test_every_app_container_added_later_is_isolated_too(compose: dict[str, Any]
         assert {k for k in env if k.endswith("_DATABASE_URL")} == {f"{service.upper()}_DATABASE_URL"}, name
         assert env["REDIS_URL"].startswith(f"redis://{service}:"), name
         assert ("IDENTITY_PRIVATE_KEY" in env) == (service == "gateway"), name
+
+
+def test_the_env_example_lists_every_secret_compose_requires() -> None:
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", (ROOT / "docker-compose.yml").read_text()))
+    example = (ROOT / "deploy" / "env.example").read_text().splitlines()
+    listed = {line.split("=", 1)[0] for line in example if "=" in line and not line.startswith("#")}
+    assert required and required <= listed, sorted(required - listed)
