@@ -152,7 +152,7 @@ def after_commit(app: Flask, notification_ids: Iterable[int]) -> None:
     Safe to repeat: the send task claims each email once; a lost enqueue is picked up by the sweep.
     """
     from services.notify.serialize import notification_push
-    from services.notify.tasks import enqueue_send
+    from services.notify.tasks import enqueue_sends
 
     ids = list(notification_ids)
     if not ids:
@@ -167,6 +167,4 @@ def after_commit(app: Flask, notification_ids: Iterable[int]) -> None:
     pusher = app.extensions["notify_pusher"]
     for user_id, payload in pushes:
         pusher.emit_to_user(user_id, "notification", payload)
-    celery = app.extensions["celery"]
-    for email_id in email_ids:
-        enqueue_send(celery, email_id)
+    enqueue_sends(app.extensions["celery"], email_ids)

@@ -174,37 +174,97 @@ def _mark_abandoned_uncertain(session: Session, now: datetime, *extra: object) -
     return result.rowcount or 0
 
 
-def claim_email(db: Database, email_id: int, now: datetime) -> Email | None:
-    """queued -> sending with a lease, in one UPDATE ... WHERE: of two workers, only one gets the row.
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        Email.status == rules.QUEUED,
+        and_(
+            Email.status == rules.SENDING,
+            Email.lease_until < now,  # its worker died mid-send
+            or_(Email.phase.is_(None), Email.phase != rules.PHASE_DATA),
+        ),
+    )
+
+
+def claim_emails(db: Database, email_ids: list[int], now: datetime) -> list[Email]:
+    """queued -> sending, phase "connecting", with a lease, each by one UPDATE ... WHERE (of two workers only one
+    gets a row), all in one commit. `attempts` after the claim is the claim's token: a later step only applies
+    while the row is still `sending` with that count (see `apply_steps`).
 
     A row left in `sending` by a dead worker is taken again only if that worker never began DATA; one left in
     phase "data" becomes `uncertain` instead (at most once in that window: see the README)."""
+    claimed: list[int] = []
     with db.unit_of_work() as session:
-        claimed = session.execute(
-            update(Email)
-            .where(
-                Email.id == email_id,
-                or_(
-                    Email.status == rules.QUEUED,
-                    and_(
-                        Email.status == rules.SENDING,
-                        Email.lease_until < now,  # its worker died mid-send
-                        or_(Email.phase.is_(None), Email.phase != rules.PHASE_DATA),
-                    ),
-                ),
-            )
-            .values(
-                status=rules.SENDING,
-                lease_until=now + rules.SEND_LEASE,
-                attempts=Email.attempts + 1,
-                phase=None,
-                phase_at=None,
-            )
-        ).rowcount
-        if claimed != 1:
-            _mark_abandoned_uncertain(session, now, Email.id == email_id)
-            return None
-        return session.get(Email, email_id)
+        for email_id in email_ids:
+            got = session.execute(
+                update(Email)
+                .where(Email.id == email_id, _claimable(now))
+                .values(
+                    status=rules.SENDING,
+                    lease_until=now + rules.SEND_LEASE,
+                    attempts=Email.attempts + 1,
+                    phase=rules.PHASE_CONNECTING,
+                    phase_at=now,
+                )
+            ).rowcount
+            if got == 1:
+                claimed.append(email_id)
+            else:
+                _mark_abandoned_uncertain(session, now, Email.id == email_id)
+        if not claimed:
+            return []
+        rows = {e.id: e for e in session.scalars(select(Email).where(Email.id.in_(claimed)))}
+        return [rows[i] for i in claimed]
+
+
+def claim_email(db: Database, email_id: int, now: datetime) -> Email | None:
+    claimed = claim_emails(db, [email_id], now)
+    return claimed[0] if claimed else None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change of a claimed row, applied only while the claim still holds (status sending, same attempts)."""
+
+    email_id: int
+    attempts: int
+    values: dict[str, object]
+
+
+def sent_step(email_id: int, attempts: int, message_id: str) -> Step:
+    return Step(email_id, attempts, {"status": rules.SENT, "sent_at": utcnow(), "message_id": message_id,
+                                     "lease_until": None, "last_error": None})  # fmt: skip
+
+
+def failed_step(email_id: int, attempts: int, error: str) -> Step:
+    return Step(email_id, attempts, {"status": rules.FAILED, "last_error": error[:2000], "lease_until": None})
+
+
+def retry_step(email_id: int, attempts: int, error: str, lease_until: datetime) -> Step:
+    return Step(email_id, attempts, {"status": rules.QUEUED, "last_error": error[:2000],
+                                     "lease_until": lease_until, "phase": None})  # fmt: skip
+
+
+def uncertain_step(email_id: int, attempts: int, error: str) -> Step:
+    return Step(email_id, attempts, {"status": rules.UNCERTAIN, "last_error": error[:2000], "lease_until": None})
+
+
+def data_step(email_id: int, attempts: int) -> Step:
+    return Step(email_id, attempts, {"phase": rules.PHASE_DATA, "phase_at": utcnow()})
+
+
+def apply_steps(db: Database, steps: list[Step]) -> list[bool]:
+    """All in one commit (a batch records "mail 1 sent" and "mail 2 in DATA" together); for each step, whether
+    the row was still ours."""
+    with db.unit_of_work() as session:
+        return [
+            session.execute(
+                update(Email)
+                .where(Email.id == step.email_id, Email.status == rules.SENDING, Email.attempts == step.attempts)
+                .values(**step.values)
+            ).rowcount
+            == 1
+            for step in steps
+        ]
 
 
 def record_phase(db: Database, email_id: int, phase: str) -> None:
@@ -234,6 +294,16 @@ def release_for_retry(db: Database, email_id: int, error: str, retry_lease_until
 
 def mark_failed(db: Database, email_id: int, error: str) -> None:
     _finish(db, email_id, status=rules.FAILED, last_error=error[:2000], lease_until=None)
+
+
+def give_up(db: Database, email_id: int, error: str) -> None:
+    """A mail released for a retry that will not come (its task used up its retries): failed."""
+    with db.unit_of_work() as session:
+        session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == rules.QUEUED)
+            .values(status=rules.FAILED, last_error=error[:2000], lease_until=None)
+        )
 
 
 def mark_uncertain(db: Database, email_id: int, error: str) -> None:
@@ -275,11 +345,16 @@ def get_email(db: Database, email_id: int) -> Email | None:
 
 
 def recipient_name(db: Database, user_id: int | None) -> str:
-    if user_id is None:
-        return ""
+    return recipient_names(db, [user_id]).get(user_id or 0, "") if user_id is not None else ""
+
+
+def recipient_names(db: Database, user_ids: list[int | None]) -> dict[int, str]:
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
+        return {}
     with db.unit_of_work() as session:
-        row = session.get(Recipient, user_id)
-        return row.display_name if row else ""
+        rows = session.execute(select(Recipient.user_id, Recipient.display_name).where(Recipient.user_id.in_(wanted)))
+        return {user_id: name for user_id, name in rows}
 
 
 # --- organisers: mails that did not make it --------------------------------------------------------------

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import logging
-import time
-from email.message import EmailMessage
 
 from celery import Celery, Task, shared_task
 from flask import current_app
 
-from services.notify import outgoing, service
+from services.notify import sender, service
 from services.notify.adapters import mailer
-from services.notify.adapters.orm import Email
 from services.notify.domain import rules
-from shared.config import Settings
 from shared.events import utcnow
 
 log = logging.getLogger(__name__)
 
 QUEUE = "notify"
 SEND_EMAIL = "notify.send_email"
+SEND_EMAILS = "notify.send_emails"
 SWEEP_UNSENT = "notify.sweep_unsent_emails"
 
 
@@ -28,39 +25,30 @@ def enqueue_send(celery: Celery, email_id: int) -> None:
     celery.send_task(SEND_EMAIL, args=[email_id], queue=QUEUE)
 
 
-def _ics_attachment(ics: str) -> mailer.Attachment:
-    # The iTIP method must be on the MIME part too, or calendar clients treat the invite as a plain file.
-    method = next(
-        (line.split(":", 1)[1].strip() for line in ics.splitlines() if line.upper().startswith("METHOD:")),
-        "PUBLISH",
-    )
-    return mailer.Attachment("invite.ics", "text", "calendar", ics.encode(), {"method": method})
+def enqueue_sends(celery: Celery, email_ids: list[int]) -> None:
+    """Many mails (a fan-out): batches sent over one SMTP connection each."""
+    for start in range(0, len(email_ids), sender.BATCH_SIZE):
+        celery.send_task(SEND_EMAILS, args=[email_ids[start : start + sender.BATCH_SIZE]], queue=QUEUE)
 
 
-def _message_for(email: Email, settings: Settings, message_id: str) -> EmailMessage:
-    db = current_app.extensions["db"]
-    unsubscribe = None
-    if email.user_id is not None and email.category:
-        unsubscribe = outgoing.unsubscribe_url(settings.public_url, settings.secret_key, email.user_id, email.category)
-    return mailer.build(
-        to=mailer.address(service.recipient_name(db, email.user_id), email.to_address),
-        subject=email.subject,
-        body=email.body,
-        html=email.html_body,
-        attachments=(_ics_attachment(email.ics),) if email.ics else (),
-        mail_from=settings.mail_from,
-        message_id=message_id,
-        list_unsubscribe=unsubscribe,
+def _pauses() -> sender.Pauses:
+    config = current_app.config
+    return sender.Pauses(
+        before_smtp_s=float(config.get("NOTIFY_TEST_PAUSE_BEFORE_SMTP_S") or 0),
+        after_smtp_s=float(config.get("NOTIFY_TEST_PAUSE_AFTER_SMTP_S") or 0),
     )
 
 
-def _test_pause(name: str) -> None:
-    """Test seam (create_app config, only honoured in development/test): hold the worker inside a window so a
-    test can SIGKILL it there."""
-    seconds = float(current_app.config.get(name) or 0)
-    if seconds > 0:
-        log.warning("test pause", extra={"pause": name, "seconds": seconds})
-        time.sleep(seconds)
+def _log(outcome: sender.Outcome) -> None:
+    log.info(
+        "emails sent",
+        extra={
+            "sent": len(outcome.sent),
+            "failed": len(outcome.failed),
+            "uncertain": len(outcome.uncertain),
+            "retry": len(outcome.retry),
+        },  # fmt: skip
+    )
 
 
 @shared_task(
@@ -74,53 +62,52 @@ def _test_pause(name: str) -> None:
     max_retries=rules.MAX_RETRIES,
 )
 def send_email(self: Task, email_id: int) -> str:
-    """Exactly-once effect as far as SMTP allows: the phase is committed before each step. A worker found dead
-    in phase "connecting" is retried safely; one dead in phase "data" leaves the row `uncertain`."""
+    """One mail. Exactly-once effect as far as SMTP allows (see services/notify/sender.py); a temporary failure
+    is retried with backoff by Celery, a permanent one marks the mail failed."""
     db = current_app.extensions["db"]
-    settings: Settings = current_app.config["SETTINGS"]
     email = service.claim_email(db, email_id, utcnow())
     if email is None:
         return "skipped"  # already sent, failed, uncertain, unknown, or another worker holds it
-    message_id = rules.message_id_for(email.id, settings.mail_from)
-    try:
-        msg = _message_for(email, settings, message_id)
-    except (ValueError, TypeError, IndexError) as exc:  # an address or header the mail library refuses
-        service.mark_failed(db, email_id, f"cannot build the mail: {type(exc).__name__}: {exc}")
-        log.warning("email cannot be built", extra={"email_id": email_id, "error": str(exc)})
-        return "failed"
-    service.record_phase(db, email_id, rules.PHASE_CONNECTING)
-    _test_pause("NOTIFY_TEST_PAUSE_BEFORE_SMTP_S")
-    try:
-        mailer.send(
-            msg,
-            settings.smtp_host,
-            settings.smtp_port,
-            before_data=lambda: service.record_phase(db, email_id, rules.PHASE_DATA),
-        )
-    except mailer.UncertainDelivery as exc:
-        service.mark_uncertain(db, email_id, str(exc))
-        log.warning("email delivery uncertain", extra={"email_id": email_id, "error": str(exc)})
-        return "uncertain"
-    except mailer.TRANSIENT_ERRORS as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        retries = self.request.retries
-        if mailer.is_permanent(exc):
-            service.mark_failed(db, email_id, error)
-            log.warning("email refused", extra={"email_id": email_id, "error": error})
-            return "failed"
+    retries = self.request.retries
+    outcome = sender.send_claimed(
+        db,
+        current_app.config["SETTINGS"],
+        [email],
+        retry_lease_until=lambda now: rules.retry_lease_until(now, retries),
+        pauses=_pauses(),
+    )
+    _log(outcome)
+    if outcome.retry:
+        error = outcome.retry_error
         if retries >= rules.MAX_RETRIES:
-            service.mark_failed(db, email_id, error)
-        else:
-            service.release_for_retry(db, email_id, error, rules.retry_lease_until(utcnow(), retries))
-        log.info("email send failed", extra={"email_id": email_id, "error": error, "retries": retries})
-        raise  # autoretry_for schedules the next try with backoff
-    except Exception as exc:
-        service.mark_failed(db, email_id, f"{type(exc).__name__}: {exc}")
-        raise
-    _test_pause("NOTIFY_TEST_PAUSE_AFTER_SMTP_S")
-    service.mark_sent(db, email_id, message_id)
-    log.info("email sent", extra={"email_id": email_id, "message_id": message_id})
-    return "sent"
+            service.give_up(db, email_id, f"{type(error).__name__}: {error}")
+            return "failed"
+        assert error is not None
+        raise error  # autoretry_for schedules the next try with backoff
+    return "sent" if outcome.sent else "uncertain" if outcome.uncertain else "failed"
+
+
+@shared_task(name=SEND_EMAILS, acks_late=True)
+def send_emails(email_ids: list[int]) -> dict[str, int]:
+    """Up to BATCH_SIZE mails over one SMTP connection, about one commit each (a fan-out's fast path). Mails hit
+    by a temporary error go on as single `send_email` tasks, with their backoff."""
+    db = current_app.extensions["db"]
+    claimed = service.claim_emails(db, list(email_ids)[: sender.BATCH_SIZE], utcnow())
+    if not claimed:
+        return {"sent": 0}
+    outcome = sender.send_claimed(
+        db,
+        current_app.config["SETTINGS"],
+        claimed,
+        retry_lease_until=lambda now: rules.retry_lease_until(now, 0),
+        pauses=_pauses(),
+    )
+    _log(outcome)
+    celery = current_app.extensions["celery"]
+    for email_id in outcome.retry:
+        celery.send_task(SEND_EMAIL, args=[email_id], queue=QUEUE, countdown=rules.retry_delay_s(0))
+    return {"sent": len(outcome.sent), "failed": len(outcome.failed), "uncertain": len(outcome.uncertain),
+            "retry": len(outcome.retry)}  # fmt: skip
 
 
 @shared_task(name=SWEEP_UNSENT, acks_late=True)
@@ -128,8 +115,7 @@ def sweep_unsent_emails() -> int:
     """Enqueue emails nobody is handling: covers a crash between commit and enqueue and a worker killed mid-send."""
     ids = service.requeue_unheld_emails(current_app.extensions["db"], utcnow())
     celery = current_app.extensions["celery"]
-    for email_id in ids:
-        enqueue_send(celery, email_id)
+    enqueue_sends(celery, ids)
     if ids:
         log.info("re-enqueued unsent emails", extra={"count": len(ids)})
     return len(ids)

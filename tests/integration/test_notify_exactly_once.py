@@ -6,7 +6,9 @@ connection, "data" before DATA. A worker held (test seam NOTIFY_TEST_PAUSE_*_SMT
 
 (a) after the server accepted the mail, before "sent" was committed -> the row becomes `uncertain`, never resent
     automatically: 0 duplicates (organisers see it and may resend);
-(b) before connecting -> the row is safely sent again: delivered exactly once after the restart.
+(b) before connecting -> the row is safely sent again: delivered exactly once after the restart;
+(c) a fan-out batch (several mails on one connection) killed after its first mail was accepted -> that one is
+    uncertain, each of the others is delivered exactly once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from services.notify import service
 from services.notify.adapters.orm import Email
 from services.notify.domain import rules
 from services.notify.tasks import QUEUE, SEND_EMAIL, SWEEP_UNSENT
-from shared.events import utcnow
+from shared.events import CoffeePaired, utcnow
 from tests.conftest import identity_headers
 from tests.support.notify_stack import NotifyStack, notify_stack, registered
 from tests.support.processes import RedisServer, wait_until
@@ -115,3 +117,49 @@ def test_a_worker_killed_before_connecting_delivers_the_mail_exactly_once_after_
     got = stack.sink.handler.to(address)
     assert len(got) == 1 and got[0].message_id == row(stack, address).message_id
     assert row(stack, address).attempts == 2
+    stack.stop_workers()
+
+
+def test_a_batch_killed_after_its_first_mail_sends_each_of_the_others_exactly_once(stack: NotifyStack) -> None:
+    """A fan-out's batch (one SMTP connection, ~one commit per mail) killed right after the server accepted its
+    first mail: that one is uncertain, the two not yet handed over go out once each after the restart."""
+    trio = (5, 6, 7)
+    stack.start_worker()
+    for user_id in trio:
+        stack.deliver(registered(user_id))
+    for user_id in trio:
+        stack.wait_for_mails(f"user{user_id}@example.org", 1)  # the welcomes, out of the way
+    stack.stop_workers()
+
+    held = stack.start_worker(NOTIFY_TEST_PAUSE_AFTER_SMTP_S=PAUSE)
+    paired = CoffeePaired(
+        round_id=1, event_id=1,
+        groups=[{"group_id": 1, "user_ids": list(trio), "starts_at": "2030-01-01T10:00:00+00:00",
+                 "ends_at": "2030-01-01T10:10:00+00:00"}],
+    ).envelope()  # fmt: skip
+    stack.deliver(paired)  # three mails, enqueued as one batch
+
+    def coffee_rows() -> list[Email]:
+        return [e for u in trio for e in stack.emails(f"user{u}@example.org") if e.subject.startswith("Coffee")]
+
+    wait_until(lambda: any(e.phase == rules.PHASE_DATA for e in coffee_rows()) and len(
+        [r for r in stack.sink.handler.received() if str(r.message["Subject"]).startswith("Coffee")]) == 1,
+        what=f"the first mail of the batch accepted\n{stack.log()}")  # fmt: skip
+    held.kill(signal.SIGKILL)
+    first = next(e for e in coffee_rows() if e.phase == rules.PHASE_DATA)
+    assert sorted(e.phase or "" for e in coffee_rows()) == [rules.PHASE_CONNECTING, rules.PHASE_CONNECTING, "data"]
+
+    stack.start_worker()
+    for email in coffee_rows():
+        after_the_lease(stack, email.id)
+    stack.app.extensions["celery"].send_task(SWEEP_UNSENT, queue=QUEUE)
+    wait_until(
+        lambda: sorted(e.status for e in coffee_rows()) == [rules.SENT, rules.SENT, rules.UNCERTAIN],
+        what=f"two sent, one uncertain\n{stack.log()}",
+    )
+    sentinel(stack, 8)
+    counts = stack.sink.handler.by_message_id()
+    mail_from = stack.app.config["SETTINGS"].mail_from
+    assert [counts[rules.message_id_for(e.id, mail_from)] for e in coffee_rows()] == [1, 1, 1]
+    assert next(e for e in coffee_rows() if e.status == rules.UNCERTAIN).id == first.id
+    stack.stop_workers()

@@ -89,6 +89,21 @@ def envelope_addresses(msg: EmailMessage) -> tuple[str, list[str]]:
     return sender, recipients
 
 
+def envelope(smtp: smtplib.SMTP, msg: EmailMessage) -> None:
+    """MAIL FROM and RCPT TO for one message on an open connection; refusals raise smtplib's exceptions."""
+    sender, recipients = envelope_addresses(msg)
+    code, reply = smtp.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if refused:
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
 def send(msg: EmailMessage, host: str, port: int, before_data: Callable[[], None] = lambda: None) -> None:
     """MAIL, RCPT, `before_data()`, DATA. A refusal before DATA raises smtplib's exceptions (nothing was
     handed over); so does a 4xx/5xx reply to DATA (the server said it did not take it). A connection lost once
