@@ -74,8 +74,9 @@ def install_request_guards(app: Flask, large_body_paths: Iterable[tuple[str, str
     app.request_class = GuardedRequest
     patterns = tuple((method.upper(), re.compile(pattern)) for method, pattern in large_body_paths)
     app.extensions["large_body_paths"] = patterns
-    # First in line: nothing (CSRF, rate-limit keys, views) may read a body before its size is settled.
-    app.before_request_funcs.setdefault(None, []).insert(0, _cap_body)
+    # Before everything registered after it (CSRF, rate-limit keys, views): nothing may read a body before its
+    # size is settled. (The request id is set just before, so a 413 carries one too.)
+    app.before_request(_cap_body)
 
 
 def _takes_large_body(app: Flask) -> bool:

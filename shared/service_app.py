@@ -44,10 +44,10 @@ def build_app(
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
     )
     app.config.update(config or {})
-    install_request_guards(app, large_body_paths)  # before any route: bounds `<int:...>` and bodies
     configure_logging(service)
     install_request_id(app)
     register_error_handlers(app)
+    install_request_guards(app, large_body_paths)  # before any route: bounds `<int:...>` and bodies
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
     app.extensions["redis"] = connect(app.config["REDIS_URL"])
     app.extensions["publisher"] = Publisher(app.extensions["redis"])

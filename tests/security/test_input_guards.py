@@ -65,8 +65,9 @@ def gateway_bearer(app: Flask) -> dict[str, str]:
     db = app.extensions["db"]
     account = service.find_account(db, "guard-org@example.org")
     if account is None:
-        new = service.NewUser("guard-org@example.org", "correct horse battery", "Org", "Org A", "North",
-                              ("attendee", "organiser"))
+        new = service.NewUser(
+            "guard-org@example.org", "correct horse battery", "Org", "Org A", "North", ("attendee", "organiser")
+        )
         account = service.register_user(db, Passwords(app.extensions["passwords"].hasher), new)
     return {"Authorization": "Bearer " + service.issue_token(db, account.id).token}
 
