@@ -47,21 +47,22 @@
     button.textContent = `▲ ${q.upvotes}`;
     button.addEventListener("click", () => vote_(q, button));
     vote.append(button);
-    item.append(vote);
-    item.append(el("p", { class: "qa-text" }, q.text));
+    const body = el("div", { class: "qa-body" });
+    item.append(vote, body);
+    body.append(el("p", { class: "qa-text" }, q.text));
     const who = q.asker ? q.asker.name + (q.anonymous ? " (anonymous to others)" : "") : "Anonymous";
-    item.append(el("p", { class: "qa-meta muted" }, `${who} · ${when(q.asked_at)}`));
+    body.append(el("p", { class: "qa-meta muted" }, `${who} · ${when(q.asked_at)}`));
     if (q.answer) {
       const answer = el("div", { class: "qa-answer" });
       answer.append(el("strong", {}, "Answer: "));
       answer.append(document.createTextNode(q.answer));
-      item.append(answer);
+      body.append(answer);
     }
-    if (state.canAnswer) item.append(answerForm(q));
+    if (state.canAnswer) body.append(answerForm(q));
     if (q.can_delete) {
       const remove = el("button", { type: "button", class: "link-button qa-delete" }, "Delete question");
       remove.addEventListener("click", () => delete_(q, remove));
-      item.append(remove);
+      body.append(remove);
     }
     return item;
   }
