@@ -139,3 +139,25 @@ def test_with_verification_off_the_v1_contract_holds(make_app) -> None:  # type:
     assert created.status_code == 201 and isinstance(created.get_json()["id"], int)
     assert client.post("/api/v1/auth/register", json=registration("eve@example.org")).status_code == 409
     bearer(client, "eve@example.org")
+
+
+def test_notify_mails_no_registrant_text_and_warns_an_owner_at_most_hourly(make_app) -> None:  # type: ignore[no-untyped-def]
+    from services.notify.adapters.orm import Email
+    from services.notify.verification import record_mail
+    from shared.events import VerificationRequested
+
+    notify = make_app("notify")
+    db = notify.extensions["db"]
+    confirm = VerificationRequested(7, "new@example.org", "confirm_address", "http://x/verify-email?token=abc", "")
+    taken = VerificationRequested(8, "owner@example.org", "address_taken", "http://x/login")
+    unknown = VerificationRequested(9, "who@example.org", "welcome_with_text", "http://x/")
+    with db.unit_of_work() as session:
+        mails = [record_mail(session, e) for e in (confirm, taken, taken, unknown)]
+    assert [m is not None for m in mails] == [True, True, False, False]  # the 2nd warning within the hour: none
+    with db.unit_of_work() as session:
+        rows = session.scalars(select(Email).order_by(Email.id)).all()
+        assert [(r.to_address, r.category, r.status) for r in rows] == [
+            ("new@example.org", "account", "queued"),
+            ("owner@example.org", "account", "queued"),
+        ]
+        assert "http://x/verify-email?token=abc" in rows[0].body and rows[0].notification_id is None
