@@ -96,6 +96,14 @@ def day(system: System) -> Day:
     return Day(event_id, int(project.json()["id"]), posters_slot, coffee_slot)
 
 
+def _fits_a_phone(page: Page, name: str) -> None:
+    """No sideways scrolling on a 390 px wide phone (long questions and paths wrap)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert width <= 390, f"{name}: the page is {width}px wide on a 390px phone"
+
+
 @pytest.fixture
 def open_page(browser: Browser, system: System) -> Iterator:  # type: ignore[type-arg]
     contexts: list[BrowserContext] = []
@@ -163,6 +171,12 @@ def test_questions_arrive_live_anonymous_upvoted_and_answered(system: System, da
     # John's page gets the answer without a reload.
     expect(mine.locator(".qa-answer")).to_contain_text("<b>and</b>", timeout=LIVE_TIMEOUT_MS)
     assert john.locator(".qa-answer b").count() == 0
+    john.get_by_label("Ask the authors a question").fill("x" * 1000)  # the longest question, one unbroken word
+    john.get_by_role("button", name="Ask", exact=True).click()
+    expect(mine).to_have_count(2)
+    _fits_a_phone(john, "project page with Q&A")
+    mine.nth(1).get_by_role("button", name="Delete question").click()
+    expect(mine).to_have_count(1)
 
     # The asker takes the question back: it leaves the author's page too; nobody else had a delete button.
     assert florence.locator(".qa-delete").count() == 0 and mary.locator(".qa-delete").count() == 0
@@ -190,6 +204,7 @@ def test_agenda_shows_local_times_and_what_is_on_now(system: System, day: Day, o
     expect(items.nth(0)).to_have_class("agenda-item agenda-posters agenda-now")
     expect(john.locator("#now-text")).to_have_text(f"Poster session ({posters_span})")
     expect(john.locator("#next-text")).to_have_text(f"Random coffee at {local(day.coffee_slot[0])}")
+    _fits_a_phone(john, "agenda")
     items.nth(1).get_by_role("link", name="Random coffee").click()
     expect(john).to_have_url(f"{system.url}/events/{day.event_id}/coffee")
     expect(john.get_by_role("navigation", name="Main").get_by_role("link", name="Agenda")).to_be_visible()
