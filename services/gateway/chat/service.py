@@ -3,6 +3,7 @@ same transaction as the change. Nothing here emits to sockets: callers broadcast
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -147,8 +148,18 @@ class Posted:
     created: bool  # False: the client sent this client_id before; the stored message is returned again
 
 
-def post_message(db: Database, room_id: str, account: Account, client_id: object, text: object) -> Posted:
-    """Store the message (idempotent by room + sender + client id); the caller broadcasts it after this returns."""
+def post_message(
+    db: Database,
+    room_id: str,
+    account: Account,
+    client_id: object,
+    text: object,
+    admit: Callable[[], None] | None = None,
+) -> Posted:
+    """Store the message (idempotent by room + sender + client id); the caller broadcasts it after this returns.
+
+    `admit` (the flood limit) runs once the room is known to be the caller's and the message new, before anything
+    is written: a forged room id or a resend does not spend a token, and one transaction does all the reading."""
     client_id = domain.check_client_id(client_id)
     clean = domain.clean_text(text)
     try:
@@ -157,6 +168,8 @@ def post_message(db: Database, room_id: str, account: Account, client_id: object
             existing = _by_client_id(session, room_id, account.id, client_id)
             if existing is not None:
                 return Posted(message_json(existing), created=False)
+            if admit is not None:
+                admit()
             domain.check_writable(access.room, utcnow(), access.ama_open)
             if session.get(ChatMuteRow, (room_id, account.id)) is not None:
                 raise ChatRuleError("muted", "an organiser muted you in this room", None, status=403)

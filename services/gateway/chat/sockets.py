@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_socketio import SocketIO, disconnect, join_room, leave_room
 from pydantic import ValidationError
 
 from services.gateway.chat import broadcast, presence, service
+from services.gateway.chat.api import FloodError, check_flood
 from services.gateway.chat.domain import ChatRuleError
 from services.gateway.chat.service import RoomNotFound
 from services.gateway.domain.accounts import Account
@@ -109,13 +110,14 @@ def register(socketio: SocketIO, account_of_socket: Callable[[], Account | None]
     @on
     def message(account: Account, data: Any) -> Ack:
         room_id = _room_id(data)
-        service.authorize(db(), room_id, account)  # no flood token spent on a room one cannot see
-        verdict = current_app.extensions["chat_flood"].take(account.id)
-        if not verdict.allowed:
-            ack = _error("rate_limited", "you are sending messages too fast; wait a moment", "text")
-            ack["retry_after_ms"] = verdict.retry_after_ms
+        try:
+            posted = service.post_message(
+                db(), room_id, account, data.get("client_id"), data.get("text"), admit=lambda: check_flood(account)
+            )
+        except FloodError as exc:
+            ack = exc.body()
+            ack["retry_after_ms"] = exc.retry_after_ms
             return ack
-        posted = service.post_message(db(), room_id, account, data.get("client_id"), data.get("text"))
         # Persisted first, then broadcast; a repeat of a known client id is broadcast again (clients dedupe by
         # id) in case the first broadcast was lost with a process that died right after its commit.
         broadcast.message(posted.message)
