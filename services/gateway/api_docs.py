@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, render_template, r
 
 from services.gateway.proxy import call
 from services.gateway.routes import GATEWAY, ROUTE_TABLE, owner_of
+from shared.config import env
 from shared.errors import ApiError
 from shared.openapi import app_document, merge_documents
 
@@ -57,6 +58,11 @@ def _fetch_part(service: str) -> dict[str, Any] | None:
     return None
 
 
+def _seconds(app: Flask, name: str, default: str) -> float:
+    """create_app(config) wins, then the environment, then the default."""
+    return float(app.config.get(name) or env(name, default) or default)
+
+
 def _build(app: Flask) -> Merged:
     last_good: dict[str, dict[str, Any]] = app.extensions.setdefault("openapi_last_parts", {})
     parts: dict[str, dict[str, Any]] = {GATEWAY: app_document(app)}
@@ -75,7 +81,7 @@ def _build(app: Flask) -> Merged:
     if missing:
         document["info"]["x-missing-services"] = missing
     body = json.dumps(document, separators=(",", ":")).encode()
-    ttl = float(app.config.get("OPENAPI_RETRY_S", 10) if missing else app.config.get("OPENAPI_CACHE_S", 300))
+    ttl = _seconds(app, "OPENAPI_RETRY_S", "10") if missing else _seconds(app, "OPENAPI_CACHE_S", "300")
     return Merged(document, body, hashlib.sha256(body).hexdigest()[:32], tuple(missing), time.monotonic() + ttl)
 
 
