@@ -144,32 +144,38 @@ def digest_text(digest: Digest, url: str) -> str:
 
 def digest_html(digest: Digest, url: str) -> str:
     def items(values: Iterable[str], empty: str) -> str:
-        rendered = "".join(f"<li>{v}</li>" for v in values)
-        return f"<ul>{rendered}</ul>" if rendered else f"<p>{escape(empty)}</p>"
+        # One element a line: SMTP refuses lines over 998 characters.
+        rendered = "\n".join(f"<li>{v}</li>" for v in values)
+        return f"<ul>\n{rendered}\n</ul>" if rendered else f"<p>{escape(empty)}</p>"
 
-    people = items((f"{escape(p.name)} <small>({escape(p.where)})</small>" for p in digest.people), "None this time.")
+    people = items(
+        (f"{escape(one_line(p.name, 100))} <small>({escape(p.where)})</small>" for p in digest.people),
+        "None this time.",
+    )
     more = f"<p>… and {digest.more_people} more on the follow-up page.</p>" if digest.more_people else ""
     projects = items(
         (
-            f"<strong>{escape(p.title)}</strong>" + (items((escape(x) for x in p.learnings), "") if p.learnings else "")
+            f"<strong>{escape(one_line(p.title, 200))}</strong>"
+            + (items((escape(one_line(x, 300)) for x in p.learnings), "") if p.learnings else "")
             for p in digest.projects
         ),
         "None this time.",
     )
     actions = items(
         (
-            f"{escape(a.text)} <small>({'you' if a.mine else escape(a.with_name)}"
+            f"{escape(one_line(a.text, 300))} <small>({'you' if a.mine else escape(one_line(a.with_name, 100))}"
             f"{', by ' + escape(a.due_on) if a.due_on else ''})</small>"
             for a in digest.actions
         ),
         "None noted.",
     )
     return (
-        f"<p>Thank you for taking part in <strong>{escape(digest.day_title)}</strong> on {escape(digest.ended_on)}.</p>"
-        f"<h2>People you met who are happy to be contacted</h2>{people}{more}"
-        f"<h2>Projects you looked at, with their authors' top learnings</h2>{projects}"
-        f"<h2>Follow-up actions from your chats</h2>{actions}"
-        f'<p><a href="{escape(url, quote=True)}">Open your follow-up page</a></p>'
+        f"<p>Thank you for taking part in <strong>{escape(one_line(digest.day_title, 200))}</strong> on "
+        f"{escape(digest.ended_on)}.</p>\n"
+        f"<h2>People you met who are happy to be contacted</h2>\n{people}\n{more}\n"
+        f"<h2>Projects you looked at, with their authors' top learnings</h2>\n{projects}\n"
+        f"<h2>Follow-up actions from your chats</h2>\n{actions}\n"
+        f'<p><a href="{escape(url, quote=True)}">Open your follow-up page</a></p>\n'
     )
 
 
