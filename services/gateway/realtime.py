@@ -17,6 +17,7 @@ from flask_socketio import SocketIO, join_room
 
 from services.gateway import service
 from services.gateway.chat import sockets as chat_sockets
+from services.gateway.chat import video as chat_video
 from services.gateway.chat.flood import FloodLimit
 from services.gateway.domain.accounts import Account
 from services.gateway.socket_sessions import remember_socket
@@ -79,6 +80,7 @@ def init_socketio(app: Flask) -> SocketIO:
         remember_socket(account.id, request.sid, NAMESPACE, token)  # type: ignore[attr-defined]  # logout ends it
 
     chat_sockets.register(socketio, socket_account)
+    chat_video.register(app, socketio, socket_account)  # WebRTC signalling of booked rooms
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def _disconnect(*_args: Any) -> None:
