@@ -123,7 +123,11 @@ def test_the_funnel_counts_people_by_the_report_s_definitions() -> None:
         posters_viewed={1: 3, 2: 2, 3: 5},  # 1 and 3 viewed at least 3 posters
         held_chat={4, 5},
         placed_breakout={6},
-        survey=[SurveyAnswer(1, True, False, END), SurveyAnswer(2, False, False, END), SurveyAnswer(7, False, True, END)],
+        survey=[
+            SurveyAnswer(1, True, False, END),
+            SurveyAnswer(2, False, False, END),
+            SurveyAnswer(7, False, True, END),
+        ],
         contacts={frozenset((1, 2)), frozenset((1, 5)), frozenset((3, 6))},  # 1-2 and 1-5: other organisations
         known_before={frozenset((3, 6))},
     )
