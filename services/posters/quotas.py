@@ -6,7 +6,7 @@ refusal leaves nothing behind; the message names the limit."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.orm import Session
 
 from services.posters.adapters.orm import PosterRow, ProjectRow
@@ -16,6 +16,21 @@ from services.posters.domain.viewer import Viewer
 from shared.errors import ApiError
 
 MiB = 1024 * 1024
+_QUOTA_LOCK_CLASS = 7_410  # first key of the two-key advisory locks: one lock per owner (blob locks use one key)
+
+
+def _serialise_owner(session: Session, owner_id: int) -> None:
+    """Two uploads (or project creations) of one person at once must not both pass the check: they take turns.
+    PostgreSQL: a transaction-scoped advisory lock per owner. SQLite: the database write lock (a no-op UPDATE takes
+    it, as in blobs.lock_blobs), after which the counts read below are the newest."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :owner)"), {"kind": _QUOTA_LOCK_CLASS, "owner": owner_id}
+        )
+    elif dialect == "sqlite":
+        table = ProjectRow.__table__
+        session.execute(update(table).where(false()).values(owner_id=table.c.owner_id))
 
 
 def size_text(n: int) -> str:
@@ -36,6 +51,7 @@ def bytes_of(session: Session, owner_id: int) -> int:
 def check_project_quota(session: Session, viewer: Viewer, max_projects: int | None) -> None:
     if max_projects is None or viewer.is_organiser:
         return
+    _serialise_owner(session, viewer.user_id)
     if projects_of(session, viewer.user_id) >= max_projects:
         raise ApiError(
             403,
@@ -48,6 +64,7 @@ def check_project_quota(session: Session, viewer: Viewer, max_projects: int | No
 def check_storage_quota(session: Session, viewer: Viewer, owner_id: int, new_bytes: int, max_bytes: int) -> None:
     if viewer.is_organiser:
         return
+    _serialise_owner(session, owner_id)
     used = bytes_of(session, owner_id)
     if used + new_bytes > max_bytes:
         raise UploadError(

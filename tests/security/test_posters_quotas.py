@@ -123,3 +123,24 @@ def test_projects_of_unapproved_authors_wait_for_an_organiser(app: Flask) -> Non
 
     client.put("/api/v1/events/1/author-approval", json={"required": False}, headers=boss)
     assert "ProjectUpdated" in outbox_types(app)  # matching's copy learns each change of visibility
+
+
+def test_concurrent_creations_cannot_overshoot_the_quota(
+    make_app, postgres_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Twelve creations by one author at once against PostgreSQL with a quota of 3: exactly 3 get through."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = postgres_server.create_database(f"posters_quota_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("POSTERS_DATABASE_URL", url)
+    app = make_app("posters", RATE_LIMITS=False, MAX_PROJECTS_PER_USER=3)
+    announce_event(app, 1)
+    headers = author(app)
+
+    def create(_: int) -> int:
+        return app.test_client().post("/api/v1/events/1/projects", json=project_body(), headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(create, range(12)))
+    assert statuses == [201] * 3 + [403] * 9
