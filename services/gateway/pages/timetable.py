@@ -59,7 +59,8 @@ def timetable_page(event_id: int):  # type: ignore[no-untyped-def]
     quality = (shown or {}).get("quality") or {}
     losses = {row["slot_id"]: row for row in quality.get("per_slot", [])}
     grid = _grid(shown, slots, breakouts)
-    width = max([s["rooms"] or 0 for s in slots] + [len(cell) for cell in grid.values()] + [1])
+    # One column per room; one more so that a breakout can be moved into a slot whose rooms are all taken.
+    width = max([s["rooms"] or 0 for s in slots] + [len(cell) for cell in grid.values()] + [1]) + 1
     return render_template(
         "timetable/page.html",
         event=event,

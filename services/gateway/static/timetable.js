@@ -127,9 +127,10 @@
 
   async function moveTo(breakoutId, slotId) {
     const card = document.querySelector(`.breakout-card[data-breakout="${breakoutId}"]`);
-    const row = document.querySelector(`tr.slot-row[data-slot="${slotId}"] .cells`);
-    if (!card || !row || runId === null) return;
-    row.append(card);
+    const rooms = [...document.querySelectorAll(`tr.slot-row[data-slot="${slotId}"] td.room`)];
+    if (!card || !rooms.length || runId === null || card.closest("tr.slot-row") === rooms[0].closest("tr")) return;
+    // The first free room of the slot; when all are taken, the spare column (the figures then say it is over).
+    (rooms.find((td) => !td.querySelector(".breakout-card")) || rooms[rooms.length - 1]).append(card);
     card.classList.toggle("moved", original[String(breakoutId)] !== slotId);
     const select = card.querySelector("select.move-to");
     if (select) select.value = String(slotId);
