@@ -46,6 +46,12 @@ def error_response(exc: Exception) -> tuple[Response, int]:
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify({"error": {"code": code, "message": exc.description, "field": None}}), exc.code or 500
+    if isinstance(exc, OverflowError):
+        # A date or number from the request past what Python or the database can hold (0001-01-01T00:00+01:00 has
+        # no UTC form): the input is wrong, nothing was written.
+        log.warning("input out of range", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        message = "a date or number in the request is out of range"
+        return jsonify({"error": {"code": "out_of_range", "message": message, "field": None}}), 400
     if is_transient(exc):
         # The database or Redis is briefly down: the transaction rolled back, nothing was written; say so and
         # ask the client to retry instead of answering with a server error.

@@ -151,3 +151,16 @@ def test_a_client_request_id_is_kept_only_when_it_looks_like_one(apps) -> None: 
     for bad in ("short", "has space in it", "quote\"injection'1", "a" * 65, "tab\there-12345", "<script>x</script>"):
         answered = client.get("/healthz", headers={"X-Request-Id": bad}).headers["X-Request-Id"]
         assert answered != bad and re.fullmatch(r"[0-9a-f]{32}", answered), (bad, answered)
+
+
+def test_dates_past_what_utc_can_hold_are_a_400(apps) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzer: year 1 at +01:00 (or 9999-12-31 at -01:00) has no UTC form (OverflowError, was a 500)."""
+    app = apps["matching"]
+    client = app.test_client()
+    day = {"title": "Edge day", "starts_at": "2027-01-01T08:00:00Z", "ends_at": "2027-01-01T18:00:00Z"}
+    event = client.post("/api/v1/events", json={**day, "timezone": "UTC"}, headers=organiser(app)).get_json()["id"]
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        slot = {"starts_at": edge, "ends_at": "2027-01-01T09:00:00Z", "kind": "breakout"}
+        response = client.post(f"/api/v1/events/{event}/slots", json=slot, headers=organiser(app))
+        assert response.status_code == 400, response.data[:300]
+        assert response.get_json()["error"]["code"] == "out_of_range"
