@@ -163,7 +163,9 @@ def test_a_chat_booked_in_the_browser_notifies_both_live_and_mails_an_invite(
         organiser_context, organiser = _page(browser, problems)
         contexts.append(organiser_context)
         sign_in(organiser, system.url, ORGANISER[0], ORGANISER[1])
-        organiser.goto(f"{system.url}/notify/failed-emails")
+        organiser.goto(f"{system.url}/status")
+        organiser.get_by_role("link", name="Mail problems").click()
+        expect(organiser).to_have_url(f"{system.url}/notify/failed-emails")
         expect(organiser.get_by_role("heading", name="Mail problems")).to_be_visible()
         expect(organiser.get_by_text("No failed or uncertain mails.")).to_be_visible()
         assert not problems, problems
