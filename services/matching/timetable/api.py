@@ -24,17 +24,17 @@ ORGANISER = "organiser"
 Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 
 
-class NewRun(Strict):
+class NewTimetableRun(Strict):
     seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] = 0
     top_k: Annotated[int, Field(strict=True, ge=1, le=5)] = 3
     time_limit: Annotated[float, Field(gt=0, le=600)] = 30.0
 
 
-class Placement(Strict):
+class TimetablePlacement(Strict):
     placement: dict[Annotated[str, Field(max_length=12)], Id]
 
 
-class NewLock(Strict):
+class NewTimetableLock(Strict):
     breakout_id: Id
     slot_id: Id
 
@@ -92,7 +92,7 @@ def _lock_json(lock: TimetableLock) -> dict[str, Any]:
 def start_run(event_id: int):  # type: ignore[no-untyped-def]
     organiser = current_identity()
     assert organiser is not None
-    body = parse_json(NewRun) if request.get_data() else NewRun()
+    body = parse_json(NewTimetableRun) if request.get_data() else NewTimetableRun()
     run = service.start_run(db(), event_id, organiser.user_id, RunOptions(body.seed, body.top_k, body.time_limit))
     try:
         tasks.enqueue_run(current_app.extensions["celery"], run.id)
@@ -121,7 +121,7 @@ def get_run(event_id: int, run_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/events/<int:event_id>/timetable-runs/<int:run_id>/evaluate")
 @require_identity(ORGANISER)
 def evaluate(event_id: int, run_id: int):  # type: ignore[no-untyped-def]
-    body = parse_json(Placement)
+    body = parse_json(TimetablePlacement)
     return jsonify(service.evaluate_placement(db(), event_id, run_id, body.placement))
 
 
@@ -144,7 +144,7 @@ def list_locks(event_id: int):  # type: ignore[no-untyped-def]
 def set_lock(event_id: int):  # type: ignore[no-untyped-def]
     organiser = current_identity()
     assert organiser is not None
-    body = parse_json(NewLock)
+    body = parse_json(NewTimetableLock)
     return jsonify(_lock_json(service.set_lock(db(), event_id, organiser.user_id, body.breakout_id, body.slot_id)))
 
 
