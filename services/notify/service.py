@@ -267,35 +267,6 @@ def apply_steps(db: Database, steps: list[Step]) -> list[bool]:
         ]
 
 
-def record_phase(db: Database, email_id: int, phase: str) -> None:
-    """Committed before the step it names, so a crash inside that step is found with the phase set."""
-    with db.unit_of_work() as session:
-        done = session.execute(
-            update(Email)
-            .where(Email.id == email_id, Email.status == rules.SENDING)
-            .values(phase=phase, phase_at=utcnow())
-        ).rowcount
-        if done != 1:
-            raise RuntimeError(f"email {email_id} is no longer ours to send")
-
-
-def _finish(db: Database, email_id: int, **values: object) -> None:
-    with db.unit_of_work() as session:
-        session.execute(update(Email).where(Email.id == email_id, Email.status == rules.SENDING).values(**values))
-
-
-def mark_sent(db: Database, email_id: int, message_id: str) -> None:
-    _finish(db, email_id, status=rules.SENT, sent_at=utcnow(), message_id=message_id, lease_until=None, last_error=None)
-
-
-def release_for_retry(db: Database, email_id: int, error: str, retry_lease_until: datetime) -> None:
-    _finish(db, email_id, status=rules.QUEUED, last_error=error[:2000], lease_until=retry_lease_until, phase=None)
-
-
-def mark_failed(db: Database, email_id: int, error: str) -> None:
-    _finish(db, email_id, status=rules.FAILED, last_error=error[:2000], lease_until=None)
-
-
 def give_up(db: Database, email_id: int, error: str) -> None:
     """A mail released for a retry that will not come (its task used up its retries): failed."""
     with db.unit_of_work() as session:
@@ -304,10 +275,6 @@ def give_up(db: Database, email_id: int, error: str) -> None:
             .where(Email.id == email_id, Email.status == rules.QUEUED)
             .values(status=rules.FAILED, last_error=error[:2000], lease_until=None)
         )
-
-
-def mark_uncertain(db: Database, email_id: int, error: str) -> None:
-    _finish(db, email_id, status=rules.UNCERTAIN, last_error=error[:2000], lease_until=None)
 
 
 def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list[int]:
@@ -342,10 +309,6 @@ def requeue_unheld_emails(db: Database, now: datetime, limit: int = 500) -> list
 def get_email(db: Database, email_id: int) -> Email | None:
     with db.unit_of_work() as session:
         return session.get(Email, email_id)
-
-
-def recipient_name(db: Database, user_id: int | None) -> str:
-    return recipient_names(db, [user_id]).get(user_id or 0, "") if user_id is not None else ""
 
 
 def recipient_names(db: Database, user_ids: list[int | None]) -> dict[int, str]:

@@ -3,14 +3,13 @@
 Headers are built with `email.policy.SMTP` and `email.headerregistry.Address`, and every text that ends up in a
 header is one line: a `\\r\\nBcc:` in a display name or a title stays text and can never start a header.
 
-Sending uses smtplib's separate steps (MAIL, RCPT, then DATA) so the caller can record, before DATA, that from
-now on the server may have the mail (see tasks.send_email).
+Sending uses smtplib's separate steps (`envelope`: MAIL and RCPT, then DATA) so the caller can record, before
+DATA, that from now on the server may have the mail (see services/notify/sender.py).
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -27,10 +26,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSEr
 # SMTP folds at 78 characters, and a header with no place to fold (a long List-Unsubscribe <URL>) would be
 # RFC 2047-encoded, which mail clients do not decode there: fold only at the RFC 5322 hard limit instead.
 MAIL_POLICY = SMTP.clone(max_line_length=998)
-
-
-class UncertainDelivery(Exception):
-    """The connection broke after DATA began: the server may or may not have accepted the mail."""
 
 
 @dataclass(frozen=True)
@@ -102,32 +97,6 @@ def envelope(smtp: smtplib.SMTP, msg: EmailMessage) -> None:
             refused[recipient] = (code, reply)
     if refused:
         raise smtplib.SMTPRecipientsRefused(refused)
-
-
-def send(msg: EmailMessage, host: str, port: int, before_data: Callable[[], None] = lambda: None) -> None:
-    """MAIL, RCPT, `before_data()`, DATA. A refusal before DATA raises smtplib's exceptions (nothing was
-    handed over); so does a 4xx/5xx reply to DATA (the server said it did not take it). A connection lost once
-    DATA began raises UncertainDelivery."""
-    sender, recipients = envelope_addresses(msg)
-    with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S) as smtp:
-        smtp.ehlo_or_helo_if_needed()
-        code, reply = smtp.mail(sender)
-        if code != 250:
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        refused = {}
-        for recipient in recipients:
-            code, reply = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                refused[recipient] = (code, reply)
-        if refused:
-            raise smtplib.SMTPRecipientsRefused(refused)
-        before_data()
-        try:
-            smtp.data(msg.as_bytes(policy=MAIL_POLICY))
-        except smtplib.SMTPResponseException:
-            raise  # the server answered: not accepted
-        except (smtplib.SMTPException, OSError) as exc:
-            raise UncertainDelivery(f"{type(exc).__name__}: {exc}") from exc
 
 
 def is_permanent(exc: BaseException) -> bool:
