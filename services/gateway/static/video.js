@@ -10,6 +10,7 @@
 
 (function () {
   const SIGNALS = ["video_state", "video_offer", "video_answer", "video_ice", "video_hangup"];
+  const SEND_TIMEOUT_MS = 10000;
 
   function parseServers(raw) {
     try {
@@ -95,15 +96,26 @@
       ui.dataset.peerState = state;
     }
 
+    // Signals leave one at a time, each after the server acknowledged the one before: the server handles events
+    // concurrently, so without this an answer could overtake the offer it follows and the other side would apply
+    // a stale offer. An acknowledged signal is already in the Redis queue, which delivers in order.
+    let outgoing = Promise.resolve();
     function send(event, payload) {
-      socket.emit(event, { room_id: roomId, ...payload }, (ack) => {
-        if (ack?.ok) return;
-        const code = ack?.error?.code;
-        if (["cancelled", "closed", "ended", "no_video", "not_found"].includes(code)) {
-          endCall();
-          show("refused", window.insightPage.sentence(ack.error.message));
-        }
-      });
+      const body = { room_id: roomId, ...payload };
+      outgoing = outgoing.then(
+        () =>
+          new Promise((resolve) => {
+            socket.timeout(SEND_TIMEOUT_MS).emit(event, body, (err, ack) => {
+              resolve();
+              if (err || ack?.ok) return; // no answer in time: the next signal goes anyway
+              const code = ack?.error?.code;
+              if (["cancelled", "closed", "ended", "no_video", "not_found"].includes(code)) {
+                endCall();
+                show("refused", window.insightPage.sentence(ack.error.message));
+              }
+            });
+          })
+      );
     }
 
     // ---- camera and microphone -----------------------------------------------------------------------------------
@@ -350,9 +362,15 @@
       video_ice: (data) => onCandidate(data.candidate),
       video_hangup: onHangup,
     };
+    // Handled one after the other too: applying a description takes several awaits, and the next signal must see
+    // its result.
+    let incoming = Promise.resolve();
     SIGNALS.forEach((event) =>
       socket.on(event, (data) => {
-        if (data?.room_id === roomId) handlers[event](data);
+        if (data?.room_id !== roomId) return;
+        incoming = incoming
+          .then(() => handlers[event](data))
+          .catch((err) => console.warn(`video: ${event} failed`, err));
       })
     );
 
