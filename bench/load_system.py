@@ -110,6 +110,8 @@ class LoadSystem:
             self.redis.url,
             self.var_dir,
             RATE_LIMITS="off",
+            # The load's simulated authors create projects all run long: measure throughput, not the quota.
+            POSTERS_MAX_PROJECTS_PER_USER="100000",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(free_port()),
             PUBLIC_URL=self.url,
