@@ -164,3 +164,14 @@ def test_dates_past_what_utc_can_hold_are_a_400(apps) -> None:  # type: ignore[n
         response = client.post(f"/api/v1/events/{event}/slots", json=slot, headers=organiser(app))
         assert response.status_code == 400, response.data[:300]
         assert response.get_json()["error"]["code"] == "out_of_range"
+
+
+def test_an_empty_slot_kind_is_a_400(apps) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzer: kind "" passed validation and tripped an assertion in the service (500)."""
+    app = apps["matching"]
+    client = app.test_client()
+    day = {"title": "Kind day", "starts_at": "2027-01-02T08:00:00Z", "ends_at": "2027-01-02T18:00:00Z"}
+    event = client.post("/api/v1/events", json={**day, "timezone": "UTC"}, headers=organiser(app)).get_json()["id"]
+    slot = {"starts_at": "2000-01-01T00:00:00Z", "ends_at": "2000-01-01T00:00:00Z", "kind": ""}
+    response = client.post(f"/api/v1/events/{event}/slots", json=slot, headers=organiser(app))
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "kind", response.data[:300]

@@ -20,7 +20,7 @@ from shared.validation import Strict, parse_json
 
 bp = Blueprint("matching_setup", __name__, url_prefix="/api/v1")
 
-Kind = Annotated[str, Field(max_length=20)]
+Kind = Annotated[str, Field(min_length=1, max_length=20)]  # "" passed here and tripped an assert (500)
 
 
 @bp.errorhandler(Refused)
