@@ -207,6 +207,8 @@ def test_participants_signal_each_other_across_processes_and_nobody_else_hears(g
             for event, body in (
                 ("video_join", {"room_id": room}),
                 ("video_offer", offer(room)),
+                ("video_offer", offer(room, "x" * 100_000)),  # oversize or not: the same "not found"
+                ("video_answer", {"room_id": room}),
                 ("video_ice", {"room_id": room, "candidate": CANDIDATE}),
                 ("video_state", {"room_id": room, "state": "ringing"}),
                 ("video_hangup", {"room_id": room}),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from flask import Flask, current_app
 from flask_socketio import SocketIO, join_room
@@ -179,13 +179,13 @@ def call_room(account: Account, room_id: str, *, hanging_up: bool = False) -> Ro
     return room
 
 
-S = TypeVar("S", bound=_Signal)
-
-
-def _payload(model: type[S], data: Any) -> S:
-    if not isinstance(data, dict):
-        raise ChatRuleError("invalid", "the payload must be an object", None)
-    return model.model_validate(data)
+def _checked_room(account: Account, data: Any, *, hanging_up: bool = False) -> Room:
+    """Who may signal in which room comes first: anybody not in the room gets "not found" whatever else they send
+    (a malformed signal from a stranger must not be answered differently from a well-formed one)."""
+    room_id = data.get("room_id") if isinstance(data, dict) else None
+    if not isinstance(room_id, str) or not 1 <= len(room_id) <= 64:
+        raise ChatRuleError("invalid", "room_id is required", "room_id")
+    return call_room(account, room_id, hanging_up=hanging_up)
 
 
 def register(app: Flask, socketio: SocketIO, account_of_socket: Callable[[], Account | None]) -> None:
@@ -193,8 +193,7 @@ def register(app: Flask, socketio: SocketIO, account_of_socket: Callable[[], Acc
     _configure(app)
     on = guarded(account_of_socket)
 
-    def relay(account: Account, signal: _Signal, event: str, body: dict[str, Any], hanging_up: bool = False) -> Ack:
-        room = call_room(account, signal.room_id, hanging_up=hanging_up)
+    def relay(account: Account, room: Room, event: str, body: dict[str, Any]) -> Ack:
         other = room.other_participant(account.id)
         assert other is not None  # call_room let only a participant through
         payload = {"room_id": room.id, "from": account.id, **body}
@@ -205,7 +204,8 @@ def register(app: Flask, socketio: SocketIO, account_of_socket: Callable[[], Acc
     @on
     def video_join(account: Account, data: Any) -> Ack:
         """The room page is ready for calls: from now on this socket gets what the other participant sends."""
-        room = call_room(account, _payload(Join, data).room_id)
+        room = _checked_room(account, data)
+        Join.model_validate(data)
         other = room.other_participant(account.id)
         join_room(video_room(room.id, account.id))
         # Perfect negotiation needs exactly one polite side; both derive it from the same two ids.
@@ -214,33 +214,38 @@ def register(app: Flask, socketio: SocketIO, account_of_socket: Callable[[], Acc
     @socketio.on("video_offer", namespace=NAMESPACE)
     @on
     def video_offer(account: Account, data: Any) -> Ack:
-        signal = _payload(OfferOrAnswer, data)
+        room = _checked_room(account, data)
+        signal = OfferOrAnswer.model_validate(data)
         if signal.description.type != "offer":
             raise ChatRuleError("invalid", "video_offer carries an offer", "description.type")
-        return relay(account, signal, "video_offer", {"description": signal.description.model_dump()})
+        return relay(account, room, "video_offer", {"description": signal.description.model_dump()})
 
     @socketio.on("video_answer", namespace=NAMESPACE)
     @on
     def video_answer(account: Account, data: Any) -> Ack:
-        signal = _payload(OfferOrAnswer, data)
+        room = _checked_room(account, data)
+        signal = OfferOrAnswer.model_validate(data)
         if signal.description.type != "answer":
             raise ChatRuleError("invalid", "video_answer carries an answer", "description.type")
-        return relay(account, signal, "video_answer", {"description": signal.description.model_dump()})
+        return relay(account, room, "video_answer", {"description": signal.description.model_dump()})
 
     @socketio.on("video_ice", namespace=NAMESPACE)
     @on
     def video_ice(account: Account, data: Any) -> Ack:
-        signal = _payload(Ice, data)
-        return relay(account, signal, "video_ice", {"candidate": signal.candidate.model_dump()})
+        room = _checked_room(account, data)
+        signal = Ice.model_validate(data)
+        return relay(account, room, "video_ice", {"candidate": signal.candidate.model_dump()})
 
     @socketio.on("video_state", namespace=NAMESPACE)
     @on
     def video_state(account: Account, data: Any) -> Ack:
-        signal = _payload(CallState, data)
-        return relay(account, signal, "video_state", signal.model_dump(exclude={"room_id"}, exclude_none=True))
+        room = _checked_room(account, data)
+        signal = CallState.model_validate(data)
+        return relay(account, room, "video_state", signal.model_dump(exclude={"room_id"}, exclude_none=True))
 
     @socketio.on("video_hangup", namespace=NAMESPACE)
     @on
     def video_hangup(account: Account, data: Any) -> Ack:
-        signal = _payload(Hangup, data)
-        return relay(account, signal, "video_hangup", {"reason": signal.reason}, hanging_up=True)
+        room = _checked_room(account, data, hanging_up=True)
+        signal = Hangup.model_validate(data)
+        return relay(account, room, "video_hangup", {"reason": signal.reason})
