@@ -130,100 +130,138 @@ def _names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
     return found
 
 
-def _contacts_of(session: Session, user_id: int) -> set[int]:
-    rows = session.execute(
-        select(AcceptedContact.person_low, AcceptedContact.person_high).where(
-            or_(AcceptedContact.person_low == user_id, AcceptedContact.person_high == user_id)
-        )
-    )
-    return {low if high == user_id else high for low, high in rows}
+def _chunks(ids: Iterable[int], size: int = 500) -> Iterable[list[int]]:
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
-def encounters(session: Session, event_id: int, user_id: int) -> tuple[domain.Encounters, list[int]]:
-    """Whom the person met at the day (shared breakout or coffee group, chats really held) and the projects of
-    those chats."""
-    met = domain.Encounters()
-    mine = session.scalars(
-        select(CalendarEntry).where(
-            CalendarEntry.user_id == user_id,
-            CalendarEntry.event_id == event_id,
-            CalendarEntry.status == ACTIVE,
-            CalendarEntry.kind.in_((BREAKOUT, COFFEE)),
-        )
-    ).all()
+@dataclass
+class DayFacts:
+    """What the digests of some of a day's attendees need, loaded in a few queries for all of them at once."""
+
+    met: dict[int, domain.Encounters]
+    chat_projects: dict[int, list[int]]
+    contacts: dict[int, set[int]]
+    viewed: dict[int, list[int]]
+    actions: dict[int, list[FollowUpAction]]
+    notes: dict[int, ProjectNote]
+    names: dict[int, str]
+
+
+def _shared_places(session: Session, event_id: int, people: set[int], met: dict[int, domain.Encounters]) -> None:
+    """Who shared a breakout or coffee group with each of `people` (chats count only when held)."""
+    mine: list[CalendarEntry] = []
+    for chunk in _chunks(people):
+        mine += session.scalars(
+            select(CalendarEntry).where(
+                CalendarEntry.user_id.in_(chunk),
+                CalendarEntry.event_id == event_id,
+                CalendarEntry.status == ACTIVE,
+                CalendarEntry.kind.in_((BREAKOUT, COFFEE)),
+            )
+        ).all()
+    members: dict[tuple[str, str], list[int]] = {}
+    for kind in (BREAKOUT, COFFEE):
+        subjects = sorted({e.subject_id for e in mine if e.kind == kind})
+        for start in range(0, len(subjects), 500):
+            for user_id, subject in session.execute(
+                select(CalendarEntry.user_id, CalendarEntry.subject_id).where(
+                    CalendarEntry.kind == kind,
+                    CalendarEntry.subject_id.in_(subjects[start : start + 500]),
+                    CalendarEntry.status == ACTIVE,
+                )
+            ):
+                members.setdefault((kind, subject), []).append(user_id)
     for entry in mine:
         where = f"breakout “{domain.one_line(entry.title, 100)}”" if entry.kind == BREAKOUT else "coffee"
-        others = session.scalars(
-            select(CalendarEntry.user_id).where(
-                CalendarEntry.kind == entry.kind,
-                CalendarEntry.subject_id == entry.subject_id,
-                CalendarEntry.status == ACTIVE,
-                CalendarEntry.user_id != user_id,
+        for other in [*members.get((entry.kind, entry.subject_id), []), *entry.with_users()]:
+            if other != entry.user_id:
+                met[entry.user_id].add(other, where)
+
+
+def _load_facts(session: Session, event_id: int, user_ids: list[int]) -> DayFacts:
+    people = set(user_ids)
+    met: dict[int, domain.Encounters] = {u: domain.Encounters() for u in people}
+    chat_projects: dict[int, list[int]] = {u: [] for u in people}
+    contacts: dict[int, set[int]] = {u: set() for u in people}
+    viewed: dict[int, list[int]] = {u: [] for u in people}
+    actions: dict[int, list[FollowUpAction]] = {u: [] for u in people}
+    _shared_places(session, event_id, people, met)
+    for chunk in _chunks(people):
+        for chat in session.scalars(
+            select(HeldChat)
+            .where(HeldChat.event_id == event_id, or_(HeldChat.author_id.in_(chunk), HeldChat.attendee_id.in_(chunk)))
+            .order_by(HeldChat.held_at)
+        ):
+            for me, other in ((chat.author_id, chat.attendee_id), (chat.attendee_id, chat.author_id)):
+                if me in people:
+                    met[me].add(other, "1-1 chat")
+                    if chat.project_id is not None:
+                        chat_projects[me].append(chat.project_id)
+        for low, high in session.execute(
+            select(AcceptedContact.person_low, AcceptedContact.person_high).where(
+                or_(AcceptedContact.person_low.in_(chunk), AcceptedContact.person_high.in_(chunk))
             )
-        )
-        for other in [*others, *entry.with_users()]:
-            if other != user_id:
-                met.add(other, where)
-    chat_projects: list[int] = []
-    for chat in session.scalars(
-        select(HeldChat).where(
-            HeldChat.event_id == event_id, or_(HeldChat.author_id == user_id, HeldChat.attendee_id == user_id)
-        )
-    ):
-        met.add(chat.attendee_id if chat.author_id == user_id else chat.author_id, "1-1 chat")
-        if chat.project_id is not None:
-            chat_projects.append(chat.project_id)
-    return met, chat_projects
-
-
-def build_digest(session: Session, day: EndedDay, user_id: int, contactable: set[int]) -> domain.Digest:
-    met, chat_projects = encounters(session, day.event_id, user_id)
-    contacts = _contacts_of(session, user_id) if met.where else set()
-    listed = {other: where for other, where in met.where.items() if domain.may_list(other, contactable, contacts)}
-    names = _names(session, listed)
-    people, more = domain.people_listed(
-        [domain.Person(other, names.get(other, "Attendee"), where) for other, where in listed.items()]
-    )
-    viewed = list(
-        session.scalars(
-            select(ProjectView.project_id)
-            .where(ProjectView.user_id == user_id, ProjectView.event_id == day.event_id)
-            .order_by(ProjectView.viewed_at)
-        )
-    )
-    project_ids = list(dict.fromkeys([*chat_projects, *viewed]))
-    notes = {
-        n.project_id: n
-        for n in session.scalars(
+        ):
+            for me, other in ((low, high), (high, low)):
+                if me in people:
+                    contacts[me].add(other)
+        for user_id, project_id in session.execute(
+            select(ProjectView.user_id, ProjectView.project_id)
+            .where(ProjectView.event_id == event_id, ProjectView.user_id.in_(chunk))
+            .order_by(ProjectView.viewed_at, ProjectView.id)
+        ):
+            viewed[user_id].append(project_id)
+        for action in session.scalars(
+            select(FollowUpAction)
+            .where(
+                FollowUpAction.event_id == event_id,
+                FollowUpAction.done_at.is_(None),
+                or_(FollowUpAction.owner_id.in_(chunk), FollowUpAction.other_user_id.in_(chunk)),
+            )
+            .order_by(FollowUpAction.noted_at, FollowUpAction.action_id)
+        ):
+            for user_id in {action.owner_id, action.other_user_id}:
+                if user_id in people and action not in actions[user_id]:
+                    actions[user_id].append(action)
+    project_ids = {p for ids in (*viewed.values(), *chat_projects.values()) for p in ids}
+    notes: dict[int, ProjectNote] = {}
+    for chunk in _chunks(project_ids):
+        for note in session.scalars(
             select(ProjectNote).where(
-                ProjectNote.project_id.in_(project_ids), ProjectNote.deleted.is_(False), ProjectNote.hidden.is_(False)
+                ProjectNote.project_id.in_(chunk), ProjectNote.deleted.is_(False), ProjectNote.hidden.is_(False)
             )
-        )
-    }
+        ):
+            notes[note.project_id] = note
+    others = {o for m in met.values() for o in m.where}
+    for rows in actions.values():
+        others.update(a.owner_id for a in rows)
+        others.update(a.other_user_id for a in rows if a.other_user_id is not None)
+    return DayFacts(met, chat_projects, contacts, viewed, actions, notes, _names(session, others))
+
+
+def _digest_from(day: EndedDay, user_id: int, facts: DayFacts, contactable: set[int]) -> domain.Digest:
+    contacts = facts.contacts[user_id]
+    listed = {o: where for o, where in facts.met[user_id].where.items() if domain.may_list(o, contactable, contacts)}
+    people, more = domain.people_listed(
+        [domain.Person(other, facts.names.get(other, "Attendee"), where) for other, where in listed.items()]
+    )
+    project_ids = list(dict.fromkeys([*facts.chat_projects[user_id], *facts.viewed[user_id]]))
     projects = tuple(
-        domain.Project(pid, notes[pid].title, tuple(notes[pid].learnings[:3])) for pid in project_ids if pid in notes
+        domain.Project(pid, facts.notes[pid].title, tuple(facts.notes[pid].learnings[:3]))
+        for pid in project_ids
+        if pid in facts.notes
     )
-    action_rows = session.scalars(
-        select(FollowUpAction)
-        .where(
-            FollowUpAction.event_id == day.event_id,
-            FollowUpAction.done_at.is_(None),
-            or_(FollowUpAction.owner_id == user_id, FollowUpAction.other_user_id == user_id),
-        )
-        .order_by(FollowUpAction.noted_at)
-    ).all()
-    partner_names = _names(
-        session, [(a.other_user_id if a.owner_id == user_id else a.owner_id) or 0 for a in action_rows]
-    )
+
+    def partner(action: FollowUpAction) -> str:
+        other = action.other_user_id if action.owner_id == user_id else action.owner_id
+        return facts.names.get(other or 0, "")
+
     actions = tuple(
-        domain.Action(
-            a.action_id,
-            a.text,
-            a.owner_id == user_id,
-            partner_names.get((a.other_user_id if a.owner_id == user_id else a.owner_id) or 0, ""),
-            a.due_on,
-        )
-        for a in action_rows
+        domain.Action(a.action_id, a.text, a.owner_id == user_id, partner(a), a.due_on)
+        for a in facts.actions[user_id]
+        if a.text  # a "done" that overtook its "noted": nothing to show
     )
     return domain.Digest(
         day.event_id,
@@ -234,6 +272,18 @@ def build_digest(session: Session, day: EndedDay, user_id: int, contactable: set
         projects,
         actions,
     )
+
+
+def build_digests(
+    session: Session, day: EndedDay, user_ids: list[int], contactable: set[int]
+) -> dict[int, domain.Digest]:
+    """The digests of these attendees, from a few queries for all of them (a batch of 100 is ~10 queries)."""
+    facts = _load_facts(session, day.event_id, user_ids)
+    return {user_id: _digest_from(day, user_id, facts, contactable) for user_id in user_ids}
+
+
+def build_digest(session: Session, day: EndedDay, user_id: int, contactable: set[int]) -> domain.Digest:
+    return build_digests(session, day, [user_id], contactable)[user_id]
 
 
 def write_batch(db: Database, batch_id: int, public_url: str) -> list[int]:
@@ -249,8 +299,9 @@ def write_batch(db: Database, batch_id: int, public_url: str) -> list[int]:
         contactable = set(day.contactable_user_ids)
         link = f"/followup/events/{day.event_id}"
         url = public_url.rstrip("/") + link
+        digests = build_digests(session, day, list(batch.user_ids), contactable)
         for user_id in batch.user_ids:
-            digest = build_digest(session, day, user_id, contactable)
+            digest = digests[user_id]
             if digest.empty:
                 continue  # nothing to follow up: no mail that says so
             row = outgoing.notify(
