@@ -1,5 +1,5 @@
 # Insight Days: `make run` starts everything locally, `make test` runs every test.
-.PHONY: install install-test run test lint bench simulate clean
+.PHONY: install install-test run test lint bench simulate clean fuzz
 # An unset APP_ENV means production (secrets required); everything make starts here is local development.
 export APP_ENV ?= development
 
@@ -15,6 +15,11 @@ run: install
 test: install-test
 	.venv/bin/ruff check .
 	.venv/bin/pytest
+
+# Property-based fuzzing of the whole public API (schemathesis on /api/v1/openapi.json of a running system) at a
+# larger budget than `make test` runs it with: no answer may be a server error.
+fuzz: install-test
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} .venv/bin/pytest tests/security/test_authz_matrix.py -k fuzz
 
 lint: install
 	.venv/bin/ruff check .

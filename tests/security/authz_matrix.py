@@ -343,6 +343,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
 }
 
 # Socket.IO namespace /chat: "connect" plus every event, with the chat room of the world as `room_id`.
+VIDEO = ("401", OK, DENY, OK, DENY, DENY, DENY)  # the two participants only (organisers: "not found")
 SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     "connect": ("401",) + (OK,) * 6,
     "join": ("401", OK, DENY, OK, DENY, OK, OK),
@@ -350,4 +351,18 @@ SOCKET_MATRIX: dict[str, tuple[str, ...]] = {
     "message": ("401", OK, DENY, OK, DENY, OK, OK),
     "resume": ("401", OK, DENY, OK, DENY, OK, OK),
     "typing": ("401", OK, DENY, OK, DENY, OK, OK),
+    "video_join": VIDEO,
+    "video_offer": VIDEO,
+    "video_answer": VIDEO,
+    "video_ice": VIDEO,
+    "video_state": VIDEO,
+    "video_hangup": VIDEO,
+}
+# Valid payloads (beyond {"room_id"}), so a refusal is about who calls, not about a malformed payload.
+SOCKET_PAYLOADS: dict[str, dict[str, object]] = {
+    "message": {"text": "hello from the matrix", "client_id": "matrix-socket"},
+    "video_offer": {"description": {"type": "offer", "sdp": "v=0\r\n"}},
+    "video_answer": {"description": {"type": "answer", "sdp": "v=0\r\n"}},
+    "video_ice": {"candidate": {"candidate": ""}},
+    "video_state": {"state": "ringing"},
 }

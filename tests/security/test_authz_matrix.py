@@ -15,8 +15,8 @@ import pytest
 import requests
 import socketio
 
-from tests.e2e.conftest import System, system  # noqa: F401 - the module-scoped running stack
-from tests.security.authz_matrix import DENY, GONE, MATRIX, OK, SOCKET_MATRIX, Entry
+from tests.e2e.conftest import System, browser, system  # noqa: F401 - module-scoped stack and Chromium
+from tests.security.authz_matrix import DENY, GONE, MATRIX, OK, SOCKET_MATRIX, SOCKET_PAYLOADS, Entry
 from tests.security.authz_world import PERSONAS, World, build_world
 from tests.support.processes import wait_until
 
@@ -153,7 +153,7 @@ def ack_class(ack: Any) -> str:
 def test_every_socket_event_of_the_matrix(world: World) -> None:
     mismatches = []
     room = world.ids["room"]
-    payloads = {"message": {"room_id": room, "text": "", "client_id": "matrix"}}
+    payloads = {event: {"room_id": room, **extra} for event, extra in SOCKET_PAYLOADS.items()}
     for index, persona in enumerate(PERSONAS):
         client = socket_client(world, persona)
         connected = "401" if client is None else OK
@@ -289,3 +289,108 @@ def test_cookies_are_secure_outside_development(redis_server, tmp_path: Path) ->
         app.extensions["db"].dispose()
     finally:
         mp.undo()
+
+
+# --- user-written text stays text in a real browser -------------------------------------------------------------
+def payload(label: str) -> str:
+    """Markup that would run or inject if a page put it into HTML unescaped."""
+    return f"<img src=x onerror=alert('{label}')><script>alert('{label}')</script>\"><svg onload=alert('{label}')>"
+
+
+def test_user_written_text_is_inert_in_the_browser(world: World, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from tests.e2e.helpers import sign_in
+
+    event, url = world.ids["event"], world.url
+    person = {"email": "xss-author@example.org", "password": "correct horse battery staple",
+              "display_name": payload("name")[:120], "organisation": payload("org")[:200], "region": "North",
+              "role": "author"}  # fmt: skip
+    assert requests.post(f"{url}/api/v1/auth/register", json=person, timeout=60).status_code in (201, 202)
+    xss = requests.Session()
+    token = requests.post(f"{url}/api/v1/auth/login", json={k: person[k] for k in ("email", "password")}, timeout=60)
+    xss.headers["Authorization"] = f"Bearer {token.json()['token']}"
+    assert xss.put(f"{url}/api/v1/events/{event}/registration", json={"themes": ["privacy"]}, timeout=60).ok
+    project = {"title": payload("title")[:200], "summary": payload("summary"), "themes": ["privacy"],
+               "learnings": [payload("learning1"), payload("learning2"), payload("learning3")],
+               "questions": [payload("question")]}  # fmt: skip
+    created = xss.post(f"{url}/api/v1/events/{event}/projects", json=project, timeout=60)
+    assert created.status_code == 201, created.text
+    project_id = created.json()["id"]
+    world.ok("attendee", "POST", f"/api/v1/projects/{project_id}/questions", json={"text": payload("qa")})
+    room = world.ids["room"]
+    message = {"client_id": "xss-1", "text": payload("chat")}
+    world.ok("attendee", "POST", f"/api/v1/chat-rooms/{room}/messages", json=message)
+    contact = {"message": payload("contact")}
+    xss.post(f"{url}/api/v1/events/{event}/people/{world.user_ids['attendee']}/contact-requests", json=contact,
+             timeout=60)  # fmt: skip
+
+    pages = {
+        "attendee": ["/", f"/events/{event}", f"/projects/{project_id}", f"/chats/{room}", "/chats",
+                     f"/events/{event}/people", "/me/contacts", "/notifications", f"/events/{event}/agenda"],
+        "organiser": [f"/events/{event}", f"/projects/{project_id}", f"/events/{event}/setup",
+                      f"/events/{event}/author-approval", f"/events/{event}/people"],
+    }  # fmt: skip
+    fired: list[str] = []
+    for persona, paths in pages.items():
+        context = browser.new_context()
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (fired.append(dialog.message), dialog.dismiss()))
+        sign_in(page, url, f"{persona}@example.org")
+        for path in paths:
+            page.goto(url + path)
+            page.wait_for_load_state("networkidle")
+            injected = page.locator("[onerror], [onload], script:not([src])").count()
+            assert injected == 0, f"{persona} {path}: {injected} injected elements"
+        page.goto(f"{url}/projects/{project_id}")
+        page.wait_for_load_state("networkidle")
+        assert "onerror=alert('title')" in page.inner_text("body")  # shown as the text it is
+        context.close()
+    assert not fired, fired
+
+
+# --- property-based fuzzing of the whole public API (schemathesis on /api/v1/openapi.json) ------------------------
+# Examples per operation: small in `make test`, larger in `make fuzz` (FUZZ_EXAMPLES=...). Runs last in this module:
+# it may change or delete the world's data.
+FUZZ_SKIPPED = {("POST", "/api/v1/auth/logout")}  # would end the fuzzing credential itself
+
+
+def fuzz_operation(operation: Any, world: World, headers: dict[str, str], examples: int, errors: list[str]) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same cases every run: a failure here is reproducible
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(case=operation.as_strategy())
+    def call(case: Any) -> None:
+        response = case.call(base_url=world.url, headers=headers, timeout=60)
+        if response.status_code >= 500:
+            errors.append(
+                f"{operation.method.upper()} {case.formatted_path} query={case.query} body={case.body!r:.300} "
+                f"-> {response.status_code}: {response.text[:200]}"
+            )
+
+    call()
+
+
+def test_fuzzing_the_api_finds_no_server_error(world: World) -> None:
+    import os
+
+    import schemathesis
+
+    examples = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+    schema = schemathesis.openapi.from_url(f"{world.url}/api/v1/openapi.json")
+    headers = world.headers("organiser")  # the widest access: most calls get past the access checks
+    server_errors: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if (operation.method.upper(), operation.path) in FUZZ_SKIPPED:
+            continue
+        operations += 1
+        fuzz_operation(operation, world, headers, examples, server_errors)
+    assert operations > 100, operations  # the document covers the API
+    assert not server_errors, "\n".join(server_errors[:30])
