@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -103,7 +104,8 @@ def _survey_page(event_id: int, form: SurveyForm | None, status: int = 200):  # 
     token = request.values.get("t") or request.values.get("token") or ""
     path = f"/api/v1/followup/surveys/{event_id}"
     try:
-        code, survey = _notify("GET", path + (f"?token={token}" if token and not current_user.is_authenticated else ""))
+        query = "?" + urlencode({"token": token}) if token and not current_user.is_authenticated else ""
+        code, survey = _notify("GET", path + query)
     except ApiError:
         return _unavailable()
     if code != 200:

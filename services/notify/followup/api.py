@@ -115,7 +115,6 @@ def my_followup():  # type: ignore[no-untyped-def]
                     "title": day.title,
                     "timezone": day.timezone,
                     "ended_at": _iso(day.ended_at),
-                    "survey_open": True,
                     "survey_answered": answered,
                 }
                 for day, answered in found.days
