@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from services.matching.timetable.generate import Shape, generate
+from services.matching.timetable.models import TimetableRun
 from tests.support.processes import VENV_BIN, Process, celery_worker, service_env, wait_until
 
 pytestmark = pytest.mark.integration
@@ -174,7 +176,7 @@ def test_run_drag_lock_apply_then_assignment(make_app, as_user, worker: Process)
     assert refused.status_code == 409 and "'Machine Learning'" in _error(refused)["message"]
 
 
-def test_bad_input_is_refused_in_words(make_app, as_user) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_refused_in_words(make_app, as_user, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     app: Flask = make_app("matching")
     client = app.test_client()
     organiser = as_user(app, ORGANISER, "organiser")
@@ -242,7 +244,20 @@ def test_bad_input_is_refused_in_words(make_app, as_user) -> None:  # type: igno
     bad_lock = client.put(locks, json={"breakout_id": a, "slot_id": extra}, headers=organiser)
     assert bad_lock.status_code == 400 and _error(bad_lock)["field"] == "slot_id"
     assert client.delete(f"{locks}/{a}", headers=organiser).status_code == 204
-    assert client.post(runs, headers=organiser).status_code == 202  # fixed: the run is queued
+    queued = client.post(runs, headers=organiser)
+    assert queued.status_code == 202  # fixed: the run is queued (no worker in this test)
+
+    # A run whose task was lost (silent past TIMETABLE_STALE_S) is sent to the workers again when looked at.
+    broker = redis.Redis.from_url(redis_url)
+    waiting = broker.llen("matching")
+    with app.extensions["db"].unit_of_work() as session:
+        run = session.get(TimetableRun, queued.get_json()["id"])
+        run.heartbeat_at = datetime.now(UTC) - timedelta(hours=1)
+    looked = client.get(f"{runs}/{queued.get_json()['id']}", headers=organiser).get_json()
+    assert looked["status"] == "queued" and looked["stage"] == "queued again"
+    assert broker.llen("matching") == waiting + 1
+    again = client.get(f"{runs}/{queued.get_json()['id']}", headers=organiser).get_json()
+    assert again["stage"] == "queued again" and broker.llen("matching") == waiting + 1  # once per stale period
     assert client.post(runs, json={"top_k": 9}, headers=organiser).status_code == 400
     assert client.post(f"{runs}/1/apply", headers=organiser).status_code == 409  # queued, nothing to apply yet
 
