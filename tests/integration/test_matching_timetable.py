@@ -169,8 +169,19 @@ def test_run_drag_lock_apply_then_assignment(make_app, as_user, worker: Process)
     assert done["status"] == "succeeded", done
     assert done["quality"]["attendees"] == 12 and done["quality"]["left_out"] == 0
 
+    # Once a schedule is published, applying a timetable needs ?force=1 and marks the day as needing a re-run.
+    published = client.post(f"/api/v1/events/{event_id}/assignment-runs/{done['id']}/publish", headers=organiser)
+    assert published.status_code == 200, published.get_json()
+    guarded = client.post(f"{runs}/{rerun['id']}/apply", headers=organiser)
+    assert guarded.status_code == 409 and _error(guarded)["code"] == "published"
+    forced = client.post(f"{runs}/{rerun['id']}/apply?force=1", headers=organiser)
+    assert forced.status_code == 200 and forced.get_json()["moved"] == 0
+    assert client.get(f"/api/v1/events/{event_id}/setup", headers=organiser).get_json()["needs_rerun"] is True
+
     # A breakout changed after the run: applying it again is refused, naming the breakout.
-    edit = client.patch(f"/api/v1/events/{event_id}/breakouts/{ml}", json={"presenter": "Dr Ada"}, headers=organiser)
+    edit = client.patch(
+        f"/api/v1/events/{event_id}/breakouts/{ml}?force=1", json={"presenter": "Dr Ada"}, headers=organiser
+    )
     assert edit.status_code == 200 and edit.get_json()["presenter"] == "Dr Ada"
     refused = client.post(f"{runs}/{rerun['id']}/apply", headers=organiser)
     assert refused.status_code == 409 and "'Machine Learning'" in _error(refused)["message"]
