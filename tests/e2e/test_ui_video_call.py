@@ -187,6 +187,8 @@ def test_call_connects_shows_remote_frames_toggles_camera_and_hangs_up(
         # Remote frames arrive and are decoded (the fake camera's test pattern).
         page.wait_for_function(f"async () => (await ({FRAMES_DECODED})()) > 0", timeout=30_000)
         page.wait_for_function("() => document.getElementById('video-remote').videoWidth > 0", timeout=30_000)
+    crossed = [page.evaluate("window.insightVideo.collisions()") for page in (ada, alan)]
+    print(f"first call, offers that crossed (ada, alan): {crossed}")
     first = alan.evaluate(FRAMES_DECODED)
     alan.wait_for_function(f"async () => (await ({FRAMES_DECODED})()) > {first}", timeout=30_000)  # still flowing
     assert _serious_axe_violations(ada) == []
@@ -230,6 +232,16 @@ def test_call_connects_shows_remote_frames_toggles_camera_and_hangs_up(
         assert page.evaluate("window.insightVideo.peer()") is None
     # Ada's camera is released, not just hidden.
     assert ada.evaluate("document.getElementById('video-local').srcObject") is None
+
+    # Both press "Start video call" at once: both offer (glare), perfect negotiation still connects them.
+    for page in (ada, alan):
+        page.evaluate("() => document.getElementById('video-start').click()")
+    for page in (ada, alan):
+        _wait_connected(page)
+    collisions = [page.evaluate("window.insightVideo.collisions()") for page in (ada, alan)]
+    print(f"after both called at once, offers that crossed so far (ada, alan): {collisions}")
+    alan.get_by_role("button", name="Hang up").click()
+    expect(ada.locator("#video-status")).to_have_text("The other person hung up.")
     assert problems == []
 
 

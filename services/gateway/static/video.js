@@ -65,6 +65,8 @@
       pendingIce: [], // candidates that came before the description they belong to (events may overtake)
       camera: true,
       mic: true,
+      peerCalling: false, // their "ringing" came while our camera was starting for our own call
+      collisions: 0, // offers that crossed (glare), settled by perfect negotiation
     };
 
     // ---- what is shown -------------------------------------------------------------------------------------------
@@ -221,6 +223,7 @@
       if (!pc) return;
       try {
         const collision = description.type === "offer" && (call.makingOffer || pc.signalingState !== "stable");
+        if (collision) call.collisions += 1;
         call.ignoreOffer = !call.polite && collision;
         if (call.ignoreOffer) return;
         await pc.setRemoteDescription(description); // the polite side rolls its own offer back implicitly
@@ -260,6 +263,7 @@
       stopMedia();
       remoteVideo.srcObject = null;
       remoteNote.textContent = "";
+      call.peerCalling = false;
       delete ui.dataset.remoteCamera;
     }
 
@@ -267,6 +271,11 @@
     async function startCall() {
       show("starting", "Starting your camera…");
       if (!(await startMedia())) return;
+      if (call.peerCalling) {
+        call.peerCalling = false;
+        connect(); // they called us meanwhile: we both want it
+        return;
+      }
       show("calling", `Calling ${peerName}…`);
       send("video_state", { state: "ringing" });
     }
@@ -302,7 +311,7 @@
           endPeerOnly();
           connect();
         } else if (call.phase === "starting") {
-          send("video_state", { state: "busy" });
+          call.peerCalling = true; // our own call is about to start: it becomes the answer
         } else {
           show("ringing", `${peerName} is calling you.`);
         }
@@ -417,7 +426,7 @@
     }
 
     // For the browser tests and for debugging in the console: the live peer connection.
-    window.insightVideo = { peer: () => call.pc, phase: () => call.phase };
+    window.insightVideo = { peer: () => call.pc, phase: () => call.phase, collisions: () => call.collisions };
     show("idle");
   }
 
