@@ -435,3 +435,25 @@ class VerificationRequested(DomainEvent):
     purpose: str  # "confirm_address" | "address_taken"
     link: str
     expires_at: str = ""  # ISO UTC, for "confirm_address"
+
+
+# --- matching: coffee changes -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CoffeeGroupChanged(DomainEvent):
+    """People left a coffee group of a round before it started: `user_ids` are no longer in group `group_id`
+    (the one who declined or opted out, and, when the group is `dissolved` because fewer than two were left, the
+    partner freed by it, who waits for a rematch); `remaining_user_ids` still meet there (a trio gone down to a
+    pair). `reason`: "declined" (waits for someone else) | "left_round" (declined without rematch, or opted out).
+    `by_user_id` is who caused it. Times are the round's, ISO-8601 UTC. Recorded in the same transaction as the
+    change; a rematch that follows is a separate CoffeePaired with new groups."""
+
+    round_id: int
+    event_id: int
+    group_id: int
+    user_ids: list[int]
+    dissolved: bool
+    by_user_id: int
+    reason: str
+    starts_at: str
+    ends_at: str
+    remaining_user_ids: list[int] = field(default_factory=list)

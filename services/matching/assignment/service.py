@@ -399,7 +399,10 @@ def delete_lock(db: Database, event_id: int, lock_id: int) -> None:
 
 def publish(db: Database, event_id: int, run_id: int) -> int:
     """Make this run the day's schedule: placements with reasons, one AssignmentsPublished per person, the day marked
-    published; returns how many people got a schedule. Refused if the run failed or its inputs changed since."""
+    published; returns how many people got a schedule. Refused if the run failed or its inputs changed since.
+
+    Someone placed by the previous publication and by none now (unregistered since, say) gets an
+    AssignmentsPublished with no breakouts, so notify withdraws their old breakouts and reminders."""
     with db.unit_of_work() as session:
         setup_service.lock_setup(session, event_id)  # one publication at a time per day
         run = session.get(AssignmentRun, run_id)
@@ -418,6 +421,7 @@ def publish(db: Database, event_id: int, run_id: int) -> int:
             )
         day: InsightDayRow = setup_service.day(session, event_id)
         orgs = _orgs_per_breakout(built, run.assignment)
+        placed_before = set(session.scalars(select(Placement.user_id).where(Placement.event_id == event_id)))
         session.execute(delete(Placement).where(Placement.event_id == event_id))
         published_at = utcnow()
         for user_key, breakout_ids in sorted(run.assignment.items(), key=lambda kv: int(kv[0])):
@@ -451,6 +455,19 @@ def publish(db: Database, event_id: int, run_id: int) -> int:
                     user_id=user_id,
                     timezone=day.timezone,
                     breakouts=items,
+                    published_at=published_at.isoformat(),
+                ),
+            )
+        for user_id in sorted(placed_before - {int(key) for key in run.assignment}):  # the loop above told them
+            outbox.record(
+                session,
+                Outbox,
+                AssignmentsPublished(
+                    event_id=event_id,
+                    run_id=run.id,
+                    user_id=user_id,
+                    timezone=day.timezone,
+                    breakouts=[],
                     published_at=published_at.isoformat(),
                 ),
             )

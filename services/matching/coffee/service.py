@@ -8,7 +8,9 @@ UPDATE, see models.py), so the pool of people waiting to be paired cannot change
   that person waits for a rematch, a trio goes on as a pair. Whenever the pool changes after the round was
   paired (someone declines, opts out, or opts in late), the waiting people are paired among themselves
   (pairs only, never a pair already made today); someone left alone waits for the next change.
-- Each run or rematch that makes groups records one CoffeePaired event with those groups.
+- Each run or rematch that makes groups records one CoffeePaired event with those groups; each departure from a
+  group records one CoffeeGroupChanged (who left, whether the group dissolved), so notify takes the coffee off
+  their calendars and drops its reminders.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from services.matching.setup.domain import Refused, utc
 from services.matching.setup.models import Slot
 from shared import outbox
 from shared.db import Database
-from shared.events import CoffeePaired
+from shared.events import CoffeeGroupChanged, CoffeePaired
 
 CHUNK = 500
 
@@ -117,7 +119,7 @@ def opt_out(db: Database, round_id: int, user_id: int, now: datetime) -> None:
             raise NotFound("opt-in")
         member = _membership(session, rnd.id, user_id)
         if member is not None:
-            _leave(session, member, now)
+            _leave(session, rnd, member, now, reason="left_round")
         if rnd.status == "paired":
             _rematch(session, rnd)
 
@@ -141,13 +143,13 @@ def decline(db: Database, round_id: int, user_id: int, now: datetime, *, rematch
         member = _membership(session, rnd.id, user_id)
         if member is None:
             raise Conflict("not_paired", "you have no partner in this round to decline")
-        _leave(session, member, now)
+        _leave(session, rnd, member, now, reason="declined" if rematch else "left_round")
         if not rematch:
             session.execute(delete(CoffeeOptIn).where(CoffeeOptIn.round_id == rnd.id, CoffeeOptIn.user_id == user_id))
         _rematch(session, rnd)
 
 
-def _leave(session: Session, member: CoffeeMember, now: datetime) -> None:
+def _leave(session: Session, rnd: CoffeeRound, member: CoffeeMember, now: datetime, *, reason: str) -> None:
     member.response = "declined"
     member.responded_at = now
     member.left_at = now
@@ -161,6 +163,23 @@ def _leave(session: Session, member: CoffeeMember, now: datetime) -> None:
             other.active_round_id = None
             other.left_at = now
     session.flush()
+    dissolved = group.dissolved_at is not None
+    outbox.record(
+        session,
+        Outbox,
+        CoffeeGroupChanged(
+            round_id=rnd.id,
+            event_id=rnd.event_id,
+            group_id=group.id,
+            user_ids=[member.user_id, *(m.user_id for m in left)] if dissolved else [member.user_id],
+            dissolved=dissolved,
+            by_user_id=member.user_id,
+            reason=reason,
+            starts_at=utc(rnd.starts_at).isoformat(),
+            ends_at=utc(rnd.ends_at).isoformat(),
+            remaining_user_ids=[] if dissolved else [m.user_id for m in left],
+        ),
+    )
 
 
 # --- pairing -----------------------------------------------------------------------------------------------------

@@ -13,7 +13,14 @@ from services.notify import outgoing
 from services.notify.adapters.orm import ProcessedEvent
 from services.notify.deliveries import service
 from shared.bus import Handler
-from shared.events import AssignmentsPublished, ChatSlotBooked, ChatSlotCancelled, CoffeePaired, Envelope
+from shared.events import (
+    AssignmentsPublished,
+    ChatSlotBooked,
+    ChatSlotCancelled,
+    CoffeeGroupChanged,
+    CoffeePaired,
+    Envelope,
+)
 from shared.inbox import idempotent
 
 Apply = Callable[[Session, Any, service.Context], list[int]]
@@ -47,4 +54,5 @@ def handlers(app: Flask) -> dict[str, Handler]:
         ChatSlotCancelled.__name__: notifying(service.apply_chat_cancelled),
         AssignmentsPublished.__name__: notifying(service.apply_assignments_published),
         CoffeePaired.__name__: notifying(service.apply_coffee_paired),
+        CoffeeGroupChanged.__name__: notifying(service.apply_coffee_group_changed),
     }

@@ -10,6 +10,8 @@ BOOKED, MOVED, CANCELLED = "booked", "moved", "cancelled"
 KIND_CHAT = {BOOKED: "chat_booked", MOVED: "chat_moved", CANCELLED: "chat_cancelled"}
 KIND_SCHEDULE = "schedule_published"
 KIND_COFFEE = "coffee_paired"
+KIND_COFFEE_CANCELLED = "coffee_cancelled"
+KIND_SCHEDULE_WITHDRAWN = "schedule_withdrawn"
 CATEGORY_BOOKINGS, CATEGORY_SCHEDULE = "bookings", "schedule"
 
 CANCEL_REASONS = {

@@ -19,7 +19,14 @@ from services.notify.calendar import ics
 from services.notify.calendar.models import ACTIVE, BREAKOUT, CANCELLED, CHAT, COFFEE, CalendarEntry
 from services.notify.deliveries import domain
 from services.notify.templating import render_mail
-from shared.events import AssignmentsPublished, ChatSlotBooked, ChatSlotCancelled, CoffeePaired, utcnow
+from shared.events import (
+    AssignmentsPublished,
+    ChatSlotBooked,
+    ChatSlotCancelled,
+    CoffeeGroupChanged,
+    CoffeePaired,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,9 @@ def apply_assignments_published(session: Session, event: AssignmentsPublished, c
     if any(e.source_revision >= revision for e in existing.values()):
         return []  # this publication or a later one is already applied
     republished = any(e.status == ACTIVE for e in existing.values())
+    if not event.breakouts and not republished:
+        return []  # left out of a publication with nothing of theirs to withdraw: nothing to say
+    withdrawn = not event.breakouts  # left out of a re-publication: every breakout of theirs is cancelled
     listed: list[dict[str, Any]] = []
     for b in event.breakouts:
         subject_id = str(b["breakout_id"])
@@ -265,21 +275,24 @@ def apply_assignments_published(session: Session, event: AssignmentsPublished, c
         .order_by(CalendarEntry.starts_at)
     ).all()
     person = _person(session, event.user_id)
-    title = f"Your breakouts for {day.title}"
+    title = f"Your breakouts for {day.title}" + (" were withdrawn" if withdrawn else "")
     text, html = render_mail(
         "schedule",
         name=person.display_name if person else "",
         day=day.title,
         breakouts=listed,
         republished=republished,
+        withdrawn=withdrawn,
         schedule_url=ctx.absolute(f"/events/{event.event_id}/my-schedule"),
         **_common(ctx, event.user_id, domain.CATEGORY_SCHEDULE, title),
     )
-    summary = "; ".join(f"{b['title']}: {b['when']}" for b in listed) or "No breakout for you now."
+    summary = "; ".join(f"{b['title']}: {b['when']}" for b in listed) or (
+        "Your breakouts were withdrawn: the new schedule has none for you." if withdrawn else "No breakout for you now."
+    )
     note = outgoing.notify(
         session,
         user_id=event.user_id,
-        kind=domain.KIND_SCHEDULE,
+        kind=domain.KIND_SCHEDULE_WITHDRAWN if withdrawn else domain.KIND_SCHEDULE,
         category=domain.CATEGORY_SCHEDULE,
         subject_key=f"schedule:{event.event_id}",
         version=event.run_id,
@@ -357,3 +370,90 @@ def apply_coffee_paired(session: Session, event: CoffeePaired, ctx: Context) -> 
                 )
             )
     return _ids(made)
+
+
+def apply_coffee_group_changed(session: Session, event: CoffeeGroupChanged, ctx: Context) -> list[int]:
+    """People who left a coffee group (declined, opted out, or freed when it dissolved): their entry is cancelled
+    (SEQUENCE+1, a METHOD:CANCEL invite, in-app), so the feed drops it and its reminders turn void. Those still
+    in a trio gone down to a pair keep theirs, with the partner list updated."""
+    day = _day(session, event.event_id)
+    subject_id = str(event.group_id)
+    answer_path = f"/events/{event.event_id}/coffee#round-{event.round_id}"
+    made: list[Notification | None] = []
+    for user_id in event.user_ids:
+        entry = _entry(session, user_id, COFFEE, subject_id)
+        if entry is None:
+            # Never saw the pairing: keep the cancellation, so a late copy of CoffeePaired changes nothing.
+            session.add(
+                CalendarEntry(
+                    user_id=user_id,
+                    kind=COFFEE,
+                    subject_id=subject_id,
+                    event_id=event.event_id,
+                    title="Coffee",
+                    starts_at=domain.parse_utc(event.starts_at),
+                    ends_at=domain.parse_utc(event.ends_at),
+                    timezone=day.timezone,
+                    status=CANCELLED,
+                )
+            )
+            continue
+        if entry.status == CANCELLED:
+            continue  # redelivered
+        entry.status = CANCELLED
+        entry.sequence += 1
+        entry.updated_at = utcnow()
+        session.flush()
+        made.append(_tell_coffee_cancelled(session, ctx, entry, event, day, answer_path))
+    for user_id in event.remaining_user_ids:
+        entry = _entry(session, user_id, COFFEE, subject_id)
+        if entry is None or entry.status == CANCELLED:
+            continue
+        still = [u for u in entry.with_users() if u not in event.user_ids]
+        if still == entry.with_users():
+            continue  # redelivered
+        entry.with_user_ids = ",".join(str(u) for u in still)  # "people met" must not count who left
+        entry.title = f"Coffee with {domain.names([_name(session, u) for u in still])}"
+        entry.sequence += 1
+        entry.updated_at = utcnow()
+    session.flush()
+    return _ids(made)
+
+
+def _tell_coffee_cancelled(
+    session: Session, ctx: Context, entry: CalendarEntry, event: CoffeeGroupChanged, day: Day, answer_path: str
+) -> Notification | None:
+    person = _person(session, entry.user_id)
+    others = [u for u in entry.with_users() if u != entry.user_id]
+    partners = domain.names([_name(session, u) for u in others])
+    mine = entry.user_id == event.by_user_id
+    when = domain.when(entry.starts_at, entry.ends_at, entry.timezone)
+    title = f"Coffee with {partners} cancelled"
+    text, html = render_mail(
+        "coffee_cancelled",
+        name=person.display_name if person else "",
+        day=day.title,
+        partners=partners,
+        who_left=_name(session, event.by_user_id),
+        mine=mine,
+        # The decliner who asked for someone else, and a partner freed by it, wait for a rematch.
+        waiting=not mine or event.reason == "declined",
+        when=when,
+        answer_url=ctx.absolute(answer_path),
+        **_common(ctx, entry.user_id, domain.CATEGORY_SCHEDULE, title),
+    )
+    invite = ics.invite(_item(entry), organizer=ctx.organizer, attendee=person.email if person else "", now=utcnow())
+    return outgoing.notify(
+        session,
+        user_id=entry.user_id,
+        kind=domain.KIND_COFFEE_CANCELLED,
+        category=domain.CATEGORY_SCHEDULE,
+        subject_key=f"coffee:{entry.subject_id}",
+        version=entry.sequence,
+        title=title,
+        text=text,
+        html=html,
+        link=answer_path,
+        ics=invite,
+        summary=f"{when}: taken off your calendar.",
+    )
