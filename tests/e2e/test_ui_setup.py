@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.e2e.a11y import Auditor
 from tests.e2e.conftest import System
 from tests.e2e.helpers import PASSWORD
 from tests.e2e.helpers import api_session as _api
@@ -126,7 +127,7 @@ def test_organiser_sets_up_the_day_and_an_attendee_registers(
         slot_form.get_by_role("button", name="Add slot").click()
         expect(page.locator("#page-status")).to_have_text("Slot saved.")
         slots_table = page.get_by_role("table", name="The day's slots (1), in Europe/Paris time")
-        expect(slots_table.get_by_role("row", name="10:00–11:00 Breakouts 0")).to_be_visible()
+        expect(slots_table.get_by_role("row", name="10:00–11:00 Breakouts no limit 0")).to_be_visible()
 
         slots = organiser_api.get(f"{system.url}/api/v1/events/{event_id}/slots", timeout=10).json()["items"]
         assert [(s["starts_at"], s["ends_at"]) for s in slots] == [
@@ -264,5 +265,150 @@ def test_attendees_cannot_open_the_set_up_page(system: System, browser: Browser,
         response = page.goto(f"{system.url}/events/{event_id}/setup")
         assert response is not None and response.status == 403
         expect(page.get_by_role("heading", name="Organisers only")).to_be_visible()
+    finally:
+        context.close()
+
+
+TIMETABLED_THEMES = ["data linkage", "consent", "machine learning"]
+
+
+@pytest.fixture(scope="module")
+def timetabled_day(system: System, event_id: int, attendee: str) -> int:
+    """A second day (London time) with themes and one registration; its slots and breakouts are made in the page."""
+    organiser = _api(system, *ORGANISER)  # made by the event_id fixture
+    created = organiser.post(
+        f"{system.url}/api/v1/events",
+        json={
+            "title": "Timetabled Insight Day",
+            "starts_at": "2026-12-10T09:00:00Z",
+            "ends_at": "2026-12-10T17:00:00Z",
+            "timezone": "Europe/London",
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    base = f"{system.url}/api/v1/events/{created.json()['id']}"
+    assert organiser.put(f"{base}/thesaurus", json={"themes": TIMETABLED_THEMES}, timeout=10).status_code == 200
+    grace = _api(system, attendee)
+    wait_until(
+        lambda: (
+            grace.put(
+                f"{base}/registration",
+                json={"themes": ["data linkage", "consent"], "tools": [], "interests": []},
+                timeout=10,
+            ).status_code
+            in (200, 201)
+        ),
+        timeout=30,
+        interval=0.5,
+        what="registration for the timetabled day",
+    )
+    return int(created.json()["id"])
+
+
+def test_organiser_sets_up_breakouts_for_the_timetable(system: System, browser: Browser, timetabled_day: int) -> None:
+    """Rooms per slot, a breakout left to the timetable with a "same slot as" constraint, a contradictory constraint
+    refused next to its field, then the Timetable page's run places both in the slot with two rooms."""
+    auditor = Auditor(prefix="setup-timetabling")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # axe is injected
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and not any(f"status of {code}" in msg.text for code in EXPECTED_REFUSALS)
+            and problems.append(f"console: {msg.text}")
+        ),
+    )
+    try:
+        _sign_in(page, system.url, ORGANISER[0], ORGANISER[1])
+        page.goto(f"{system.url}/events/{timetabled_day}/setup")
+        page.wait_for_load_state()  # setup.js is deferred
+
+        # Slots: 0 rooms is refused next to "Rooms"; then 10:00-11:00 with 2 rooms and 11:30-12:30 with 1.
+        slot_form = page.locator("#slot-form")
+        rooms = slot_form.get_by_label("Rooms")
+        for starts, ends, count in (("10:00", "11:00", "2"), ("11:30", "12:30", "1")):
+            slot_form.get_by_label("Starts").fill(f"2026-12-10T{starts}")
+            slot_form.get_by_label("Ends").fill(f"2026-12-10T{ends}")
+            if count == "2":
+                rooms.fill("0")
+                slot_form.get_by_role("button", name="Add slot").click()
+                expect(rooms).to_have_attribute("aria-invalid", "true")
+                expect(slot_form.locator("#slot-rooms-error")).to_contain_text("1")
+            rooms.fill(count)
+            slot_form.get_by_role("button", name="Add slot").click()
+            expect(page.locator("#page-status")).to_have_text("Slot saved.")
+        slots_table = page.get_by_role("table", name="The day's slots (2)")
+        expect(slots_table.get_by_role("row", name="10:00–11:00 Breakouts 2 0")).to_be_visible()
+        expect(slots_table.get_by_role("row", name="11:30–12:30 Breakouts 1 0")).to_be_visible()
+
+        # A breakout without a slot: listed as "to be placed".
+        form = page.locator("#breakout-form")
+        expect(form.get_by_label("Slot", exact=True)).to_have_value("")  # "Let the timetable place it"
+        form.get_by_label("Theme").select_option("data linkage")
+        form.get_by_label("Title").fill("Linking records")
+        form.get_by_label("Capacity").fill("10")
+        form.get_by_role("button", name="Add breakout").click()
+        expect(page.locator("#page-status")).to_have_text("Breakout saved.")
+        breakouts = page.get_by_role("table", name="Themed breakouts (1), 1 to be placed by the timetable")
+        expect(breakouts.get_by_role("row", name="to be placed Linking records")).to_be_visible()
+
+        # A second one in the same slot as the first and also not: refused next to "Not in the same slot as".
+        form.get_by_label("Theme").select_option("consent")
+        form.get_by_label("Title").fill("Consent models")
+        form.get_by_label("Capacity").fill("10")
+        form.get_by_text("Timetabling constraints").click()
+        form.get_by_label("Same slot as", exact=True).select_option(label="Linking records")
+        not_with = form.get_by_label("Not in the same slot as", exact=True)
+        not_with.select_option(label="Linking records")
+        form.get_by_label("Presenter").fill("Ada Lovelace")
+        form.get_by_role("button", name="Add breakout").click()
+        expect(not_with).to_have_attribute("aria-invalid", "true")
+        expect(not_with).to_be_focused()
+        expect(form.locator("#breakout-not-same-slot-error")).to_have_text(
+            "A breakout cannot be in the same slot as another and also not"
+        )
+        auditor.check(page, "setup-constraint-refused")
+        not_with.select_option("")
+        form.get_by_role("button", name="Add breakout").click()
+        expect(page.locator("#page-status")).to_have_text("Breakout saved.")
+        breakouts = page.get_by_role("table", name="Themed breakouts (2), 2 to be placed by the timetable")
+        consent_row = breakouts.get_by_role("row", name="Consent models")
+        expect(consent_row).to_contain_text("to be placed")
+        expect(consent_row.locator("ul.rules li")).to_have_text(
+            ["same slot as “Linking records”", "presented by Ada Lovelace"]
+        )
+        auditor.check(page, "setup-to-be-placed")
+
+        # Editing it shows its constraints, folded open.
+        consent_row.get_by_role("button", name="Edit the breakout Consent models").click()
+        expect(form.locator("#breakout-rules")).to_have_attribute("open", "")
+        expect(form.get_by_label("Presenter")).to_have_value("Ada Lovelace")
+        form.get_by_role("button", name="Cancel").click()
+
+        # The Timetable page: run, apply; both land in the slot with two rooms, as the constraint asks.
+        page.get_by_role("link", name="Timetable", exact=True).first.click()
+        expect(page.get_by_role("heading", name="Timetable", exact=True)).to_be_visible()
+        expect(page.locator("tr.slot-row")).to_have_count(2)
+        page.get_by_label("Time limit (seconds)").fill("10")
+        page.get_by_role("button", name="Run the timetable").click()
+        expect(page.get_by_text("finished.")).to_be_visible(timeout=90_000)
+        page.get_by_role("button", name="Apply run").click()
+        expect(page.get_by_text("applied:")).to_be_visible()
+
+        page.goto(f"{system.url}/events/{timetabled_day}/setup")
+        breakouts = page.get_by_role("table", name="Themed breakouts (2)")
+        expect(breakouts).not_to_contain_text("to be placed")
+        expect(breakouts.get_by_role("row", name="10:00–11:00 Linking records")).to_be_visible()
+        expect(breakouts.get_by_role("row", name="10:00–11:00 Consent models")).to_be_visible()
+        # A placed breakout cannot be handed back to the timetable from this form (the API keeps its slot).
+        breakouts.get_by_role("button", name="Edit the breakout Consent models").click()
+        expect(form.get_by_label("Slot", exact=True).locator('option[value=""]')).to_be_disabled()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert not auditor.violations, auditor.report()
+        assert not problems, problems
     finally:
         context.close()

@@ -1,5 +1,5 @@
-"""An organiser's "Day set-up" page: thesaurus, registration deadline, slots, breakouts, registrations (CSV import
-and export).
+"""An organiser's "Day set-up" page: thesaurus, registration deadline, slots (with rooms), breakouts (placed in a
+slot or left to the timetable run, with their timetabling constraints), registrations (CSV import and export).
 
 Thin like the poster pages: it fetches what it shows from the matching API as the signed-in organiser and renders
 it; every change is made by static/setup.js calling the same /api/v1 routes a script client would use.
@@ -70,6 +70,8 @@ def setup_page(event_id: int):  # type: ignore[no-untyped-def]
         slot_by_id=slot_by_id,
         breakout_slots=[s for s in slots if s["kind"] == "breakout"],
         breakouts=breakouts,
+        breakout_by_id={b["id"]: b for b in breakouts},
+        to_be_placed=sum(1 for b in breakouts if b["slot_id"] is None),
         registrations=registrations,
         kinds=SLOT_KINDS,
         kind_names=dict(SLOT_KINDS),

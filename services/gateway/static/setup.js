@@ -48,6 +48,25 @@
     });
   }
 
+  // A number field: its number, nothing when empty, the text itself otherwise (so the API names the field).
+  function wholeNumber(input) {
+    const value = input.value.trim();
+    if (!value) return null;
+    return /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+
+  // The timetabling constraints: all sent, an empty choice as null (on an edit that clears it).
+  const RULE_SELECTS = ["not_before_slot_id", "not_after_slot_id", "same_slot_as", "not_same_slot_as"];
+  function breakoutRules(form) {
+    const rules = {};
+    RULE_SELECTS.forEach((name) => {
+      const value = form.elements[name].value;
+      rules[name] = value ? Number(value) : null;
+    });
+    rules.presenter = form.elements.presenter.value.trim() || null;
+    return rules;
+  }
+
   const BODIES = {
     thesaurus: (form) => ({ themes: parseThesaurus(form.elements.themes.value) }),
     deadline: (form, zone) => {
@@ -58,16 +77,20 @@
       starts_at: zonedToIso(form.elements.starts_at.value, zone),
       ends_at: zonedToIso(form.elements.ends_at.value, zone),
       kind: form.elements.kind.value,
+      rooms: wholeNumber(form.elements.rooms), // null: no limit
     }),
     breakout: (form) => {
       const capacity = form.elements.capacity.value.trim();
       const meeting = form.elements.meeting_url.value.trim();
+      const slot = form.elements.slot_id.value;
       const body = {
-        slot_id: Number(form.elements.slot_id.value),
+        ...breakoutRules(form),
+        slot_id: slot ? Number(slot) : null, // null: the timetable run places it
         title: form.elements.title.value.trim(),
         theme: form.elements.theme.value,
         capacity: /^-?\d+$/.test(capacity) ? Number(capacity) : capacity, // not a number: the API says so
       };
+      if (body.slot_id === null && form.dataset.method === "PATCH") delete body.slot_id; // an edit keeps the slot
       if (meeting) body.meeting_url = meeting;
       else if (form.dataset.method === "PATCH") body.meeting_url = null; // emptied: remove the link
       return body;
@@ -131,6 +154,8 @@
     alert.replaceChildren(el("p", {}, input ? "Please check the form." : message));
     alert.hidden = false;
     if (input) {
+      const folded = input.closest("details");
+      if (folded) folded.open = true; // a constraint refused: show it
       // Ranked themes: the error belongs to the whole group, shown under its hint.
       const group = input.name === "themes" && input.tagName === "SELECT" ? input.closest("fieldset") : null;
       const holder = group || input.closest(".field");
@@ -206,9 +231,20 @@
     form.dataset.method = editing ? "PATCH" : "POST";
   }
 
+  // The API cannot take a placed breakout's slot away (only a timetable run moves it): no "let the timetable place
+  // it" while editing one.
+  function placedMode(form, placed) {
+    const open = form.elements.slot_id?.querySelector('option[value=""]');
+    const hint = document.getElementById("breakout-slot-hint");
+    if (!open || !hint) return;
+    open.disabled = placed;
+    hint.textContent = placed ? hint.dataset.placed : hint.dataset.create;
+  }
+
   function leaveEditMode(form) {
     clearErrors(form);
     form.reset();
+    if (form.dataset.kind === "breakout") placedMode(form, false);
     setMode(form, false);
     form.closest("section").querySelector("tr.is-editing")?.classList.remove("is-editing");
   }
@@ -228,6 +264,7 @@
         form.elements.starts_at.value = row.dataset.starts;
         form.elements.ends_at.value = row.dataset.ends;
         form.elements.kind.value = row.dataset.kind;
+        form.elements.rooms.value = row.dataset.rooms;
         setMode(form, true, `${api}/slots/${row.dataset.slotId}`);
         form.elements.starts_at.focus();
       } else {
@@ -238,6 +275,15 @@
         form.elements.title.value = row.dataset.title;
         form.elements.capacity.value = row.dataset.capacity;
         form.elements.meeting_url.value = row.dataset.meeting;
+        form.elements.not_before_slot_id.value = row.dataset.notBefore;
+        form.elements.not_after_slot_id.value = row.dataset.notAfter;
+        form.elements.same_slot_as.value = row.dataset.sameSlot;
+        form.elements.not_same_slot_as.value = row.dataset.notSameSlot;
+        form.elements.presenter.value = row.dataset.presenter;
+        const rules = form.querySelector("#breakout-rules");
+        if (rules) rules.open = [row.dataset.notBefore, row.dataset.notAfter, row.dataset.sameSlot,
+          row.dataset.notSameSlot, row.dataset.presenter].some(Boolean);
+        placedMode(form, Boolean(row.dataset.slot));
         setMode(form, true, `${api}/breakouts/${row.dataset.breakoutId}`);
         form.elements.title.focus();
       }
