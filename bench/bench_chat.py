@@ -1,6 +1,6 @@
-"""Chat rooms at scale: 1,000 Socket.IO clients in 500 rooms across 2 gateway processes (gunicorn gevent, the
-Procfile's command) sharing one Redis and one database, against a raw Redis pub/sub round trip on the same Redis,
-in the same run.
+"""Chat rooms at scale: 1,000 Socket.IO clients in 500 rooms across 2 gateway processes (the Procfile's gunicorn
+gthread, or `--server gevent`) sharing one Redis and one database, against a raw Redis pub/sub round trip on the
+same Redis, in the same run.
 
 Each room has its author on gateway 0 and its attendee on gateway 1, so every message crosses processes through
 the Redis message queue. Every client sends `--messages` messages, one every `--interval` seconds (2,000 messages/s
@@ -64,6 +64,7 @@ def chat_worker(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     sent: dict[str, list[str]] = {r["room_id"]: [] for r in rooms}
     errors: dict[str, int] = {}
+    acks: list[float] = []
     clients: dict[str, socketio.Client] = {}
     last_recv = [0.0]
 
@@ -104,6 +105,7 @@ def chat_worker(args: argparse.Namespace) -> None:
         client = clients[room_id]
         for i in _pace(start, random.uniform(0, args.interval), args.interval, args.messages):
             key = f"{args.role}-{i}"
+            began = time.time()
             try:
                 ack = client.call(
                     "message",
@@ -114,6 +116,7 @@ def chat_worker(args: argparse.Namespace) -> None:
             except Exception as exc:  # noqa: BLE001 - counted, reported
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 continue
+            acks.append(time.time() - began)
             if ack.get("ok"):
                 sent[room_id].append(key)
             else:
@@ -128,7 +131,7 @@ def chat_worker(args: argparse.Namespace) -> None:
     while time.time() < deadline and any(len(received[r]) < expected for r in clients):
         gevent.sleep(0.1)
     result = {
-        "sent": sent, "received": received, "latencies": latencies, "errors": errors,
+        "sent": sent, "received": received, "latencies": latencies, "errors": errors, "acks": acks,
         "start": start, "sends_done": sends_done, "last_recv": last_recv[0],
     }  # fmt: skip
     Path(args.out).write_text(json.dumps(result))
@@ -236,7 +239,19 @@ def _audit(sent: dict[str, set[str]], receipts: list[dict[str, dict[str, int]]])
     return lost, duplicated
 
 
-def set_up(tmp: Path, rooms: int, database: str) -> tuple[list[Any], list[str], list[Any], dict[str, Any]]:
+def server_args(kind: str, port: int) -> list[str]:
+    """The Procfile's gthread worker (a thread per websocket), or gevent (a greenlet per websocket) to compare."""
+    from tests.support.processes import VENV_BIN, gunicorn_args
+
+    if kind == "gthread":
+        return gunicorn_args("gateway", port)
+    return [str(VENV_BIN / "gunicorn"), "--worker-class", "gevent", "--worker-connections", "4000", "-w", "1",
+            "-b", f"127.0.0.1:{port}", "services.gateway:create_app()"]  # fmt: skip
+
+
+def set_up(
+    tmp: Path, rooms: int, database: str, server: str
+) -> tuple[list[Any], list[str], list[Any], dict[str, Any]]:
     import requests
     from argon2 import PasswordHasher
 
@@ -245,7 +260,7 @@ def set_up(tmp: Path, rooms: int, database: str) -> tuple[list[Any], list[str], 
     from services.gateway.service import NewUser, issue_token, register_user
     from shared.db import Database, migrate
     from shared.events import ChatSlotBooked, utcnow
-    from tests.support.processes import Process, RedisServer, free_port, gunicorn_args, service_env, wait_until
+    from tests.support.processes import Process, RedisServer, free_port, service_env, wait_until
 
     redis_server = RedisServer(tmp / "redis", appendfsync="everysec")
     redis_server.start()
@@ -285,7 +300,7 @@ def set_up(tmp: Path, rooms: int, database: str) -> tuple[list[Any], list[str], 
         plan_rooms.append({"room_id": room_id, **tokens})
     db.dispose()
     ports = [free_port(), free_port()]
-    gateways = [Process(f"gateway-{i}", gunicorn_args("gateway", p), env, tmp) for i, p in enumerate(ports)]
+    gateways = [Process(f"gateway-{i}", server_args(server, p), env, tmp) for i, p in enumerate(ports)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     for u in urls:
         wait_until(lambda u=u: requests.get(f"{u}/healthz", timeout=2).ok, timeout=60, what=u)
@@ -342,6 +357,7 @@ def run_chat(tmp: Path, plan_path: Path, urls: list[str], a: argparse.Namespace)
     sent = _merge_sent(results)
     lost, duplicated = _audit(sent, [r["received"] for r in results])
     latencies = [x for r in results for x in r["latencies"]]
+    acks = [x for r in results for x in r["acks"]]
     first = min(r["start"] for r in results)
     total = sum(len(k) for k in sent.values())
     errors: dict[str, int] = {}
@@ -355,6 +371,7 @@ def run_chat(tmp: Path, plan_path: Path, urls: list[str], a: argparse.Namespace)
         "delivered_rate": 2 * total / max(1e-9, max(r["last_recv"] for r in results) - first),
         "lost": lost, "duplicated": duplicated, "errors": errors,
         "mean": statistics.fmean(latencies) if latencies else float("nan"),
+        "ack_p50": _percentile(acks, 50), "ack_p99": _percentile(acks, 99),
     }  # fmt: skip
 
 
@@ -365,6 +382,8 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between a client's messages")
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres",
                         help="the gateway's database (postgres as in compose; the test cluster runs with fsync=off)")
+    parser.add_argument("--server", choices=("gthread", "gevent"), default="gthread",
+                        help="gateway worker: gthread with a thread per socket (the Procfile's) or gevent")
     parser.add_argument("--logs", default="", help="copy the gateways' logs to this directory")
     parser.add_argument("--worker", choices=("chat", "pub", "sub"))
     parser.add_argument("--role", default="author")
@@ -383,14 +402,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as name:
         tmp = Path(name)
         t0 = time.time()
-        servers, urls, gateways, plan = set_up(tmp, a.rooms, a.database)
+        servers, urls, gateways, plan = set_up(tmp, a.rooms, a.database, a.server)
         plan_path = tmp / "plan.json"
         plan_path.write_text(json.dumps(plan))
         clients = 2 * a.rooms
         offered = clients / a.interval
         print(f"set-up {time.time() - t0:.0f} s: {a.rooms} rooms, {clients} clients, 2 gateway processes "
-              f"(database: {a.database}) "
-              f"(gunicorn gevent), offered {offered:.0f} messages/s for {a.messages * a.interval:.1f} s",
+              f"(gunicorn {a.server}, database {a.database}), offered {offered:.0f} messages/s "
+              f"for {a.messages * a.interval:.1f} s",
               flush=True)  # fmt: skip
         try:
             raw = run_raw(tmp, plan_path, a)
@@ -412,7 +431,8 @@ def main() -> int:
     print(f"chat        : {chat['messages']} msgs  p50 {chat['p50'] * ms:7.2f} ms  p99 {chat['p99'] * ms:7.2f} ms  "
           f"{chat['rate']:7.0f} msg/s sent+stored ({chat['delivered_rate']:.0f} deliveries/s)  lost {chat['lost']}  "
           f"duplicated {chat['duplicated']}  send errors {chat['errors'] or 0}  "
-          f"({clients} clients connected and joined in {chat['connect_s']:.0f} s)")  # fmt: skip
+          f"({clients} clients connected and joined in {chat['connect_s']:.0f} s); acknowledgement p50 "
+          f"{chat['ack_p50'] * ms:.1f} ms p99 {chat['ack_p99'] * ms:.1f} ms")  # fmt: skip
     print(f"ratios chat/raw: p50 {chat['p50'] / raw['p50']:.1f}x  p99 {chat['p99'] / raw['p99']:.1f}x  "
           f"throughput {chat['rate'] / raw['rate']:.2f}  (goals: p99 within 3x, >= 2000 msg/s, 0 lost, 0 duplicated)")
     return 0

@@ -3,8 +3,8 @@ clients:
 
 SocketIO(message_queue=REDIS_URL).emit("notification", data, to=user_room(user_id), namespace=NAMESPACE)
 
-Async mode: gevent when the server monkey-patched the process (production: gunicorn `-k gevent`, one greenlet per
-websocket, so one process holds thousands), threading otherwise (the bus process, CLI, the Flask test client).
+Async mode: threading (production: gunicorn gthread with a thread per websocket, see the README's "Chat rooms" for
+the measurements against gevent); gevent only when the server monkey-patched the process (gunicorn `-k gevent`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chat rooms as production runs them: two gateway processes (gunicorn gevent) sharing one real Redis and database,
+"""Chat rooms as production runs them: two gateway processes (the Procfile's gunicorn) sharing one real Redis and DB,
 the gateway bus consuming matching's ChatSlotBooked/ChatSlotCancelled from the stream, python-socketio clients.
 
 One system per module; each test makes its own people and rooms.

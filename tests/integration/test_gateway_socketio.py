@@ -1,4 +1,5 @@
-"""Socket.IO on the gateway as production serves it: gunicorn's gevent worker, a real websocket, Redis queue."""
+"""Socket.IO on the gateway as production serves it (tests.support.processes.gunicorn_args), a real websocket, Redis
+message queue."""
 
 from __future__ import annotations
 

@@ -138,10 +138,10 @@ class Process:
 
 
 def gunicorn_args(service: str, port: int, threads: int = 16) -> list[str]:
-    """A service's web server as the Procfile runs it: the gateway on gevent (thousands of websockets in one
-    process), the others on gthread."""
+    """A service's web server as the Procfile runs it: the gateway with a thread per websocket (1,000 sockets in
+    one process; README "Chat rooms" says why not gevent), the others with a few threads."""
     if service == "gateway":
-        worker = ["--worker-class", "gevent", "--worker-connections", "4000"]
+        worker = ["--worker-class", "gthread", "--threads", "1100", "--worker-connections", "2200"]
     else:
         worker = ["--worker-class", "gthread", "--threads", str(threads)]
     app = f"services.{service}:create_app()"

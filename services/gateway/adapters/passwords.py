@@ -1,6 +1,6 @@
 """Argon2id password hashing (argon2-cffi), with a dummy check so unknown e-mails cost the same time.
 
-Hashing is CPU-bound on purpose (~50 ms). Under gevent (the gateway's gunicorn worker) it would stop every
+Hashing is CPU-bound on purpose (~50 ms). Under gevent (if the gateway runs on gunicorn -k gevent) it would stop every
 websocket of the process for that long, so it runs in gevent's pool of real threads (argon2-cffi releases the
 GIL); without gevent it runs in the calling thread as before. Each hash also takes tens of MiB: a semaphore sized
 to the cores lets only that many run at once (a burst of sign-ins waits in line instead of exhausting memory).
