@@ -384,9 +384,20 @@ def test_organiser_sets_up_breakouts_for_the_timetable(system: System, browser: 
         auditor.check(page, "setup-to-be-placed")
 
         # Editing it shows its constraints, folded open.
+        breakout_ids = {
+            b["title"]: str(b["id"])
+            for b in _api(system, *ORGANISER)
+            .get(f"{system.url}/api/v1/events/{timetabled_day}/breakouts", timeout=10)
+            .json()["items"]
+        }
         consent_row.get_by_role("button", name="Edit the breakout Consent models").click()
         expect(form.locator("#breakout-rules")).to_have_attribute("open", "")
         expect(form.get_by_label("Presenter")).to_have_value("Ada Lovelace")
+        expect(form.get_by_label("Same slot as", exact=True)).to_have_value(breakout_ids["Linking records"])
+        own = form.get_by_label("Not in the same slot as", exact=True).locator(
+            f'option[value="{breakout_ids["Consent models"]}"]'
+        )
+        expect(own).to_be_disabled()  # not offered as its own pair
         form.get_by_role("button", name="Cancel").click()
 
         # The Timetable page: run, apply; both land in the slot with two rooms, as the constraint asks.

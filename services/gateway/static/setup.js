@@ -241,10 +241,22 @@
     hint.textContent = placed ? hint.dataset.placed : hint.dataset.create;
   }
 
+  // A breakout cannot be in (or kept out of) its own slot: its own name is not offered while editing it.
+  function notItself(form, breakoutId) {
+    ["same_slot_as", "not_same_slot_as"].forEach((name) => {
+      form.elements[name]?.querySelectorAll("option").forEach((option) => {
+        option.disabled = Boolean(breakoutId) && option.value === breakoutId;
+      });
+    });
+  }
+
   function leaveEditMode(form) {
     clearErrors(form);
     form.reset();
-    if (form.dataset.kind === "breakout") placedMode(form, false);
+    if (form.dataset.kind === "breakout") {
+      placedMode(form, false);
+      notItself(form, null);
+    }
     setMode(form, false);
     form.closest("section").querySelector("tr.is-editing")?.classList.remove("is-editing");
   }
@@ -284,6 +296,7 @@
         if (rules) rules.open = [row.dataset.notBefore, row.dataset.notAfter, row.dataset.sameSlot,
           row.dataset.notSameSlot, row.dataset.presenter].some(Boolean);
         placedMode(form, Boolean(row.dataset.slot));
+        notItself(form, row.dataset.breakoutId);
         setMode(form, true, `${api}/breakouts/${row.dataset.breakoutId}`);
         form.elements.title.focus();
       }
