@@ -19,7 +19,7 @@ test: install-test
 # Property-based fuzzing of the whole public API (schemathesis on /api/v1/openapi.json of a running system) at a
 # larger budget than `make test` runs it with: no answer may be a server error.
 fuzz: install-test
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} .venv/bin/pytest tests/security/test_authz_matrix.py -k fuzz
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} .venv/bin/pytest tests/security/test_authz_matrix.py -k fuzz --timeout 7200
 
 lint: install
 	.venv/bin/ruff check .

@@ -13,6 +13,7 @@ from flask import Flask
 from services.gateway import service
 from services.gateway.auth import passwords
 from services.gateway.domain.accounts import PolicyError
+from services.gateway.socket_sessions import end_sockets
 from shared.service_app import db
 
 
@@ -39,5 +40,6 @@ def register_cli(app: Flask) -> None:
                 click.echo(f"password: {password}")
         elif result.promoted:
             click.echo(f"{account.email} (id {account.id}) already exists: organiser role granted, password unchanged")
+            end_sockets(account.id)  # open connections carry the old roles (ended through the Redis queue)
         else:
             click.echo(f"{account.email} (id {account.id}) is already an organiser: nothing changed")

@@ -7,6 +7,7 @@ One system (every service, bus, worker as real processes; tests/e2e/conftest.py)
 from __future__ import annotations
 
 import importlib
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import socketio
 from tests.e2e.conftest import System, browser, system  # noqa: F401 - module-scoped stack and Chromium
 from tests.security.authz_matrix import DENY, GONE, MATRIX, OK, SOCKET_MATRIX, SOCKET_PAYLOADS, Entry
 from tests.security.authz_world import PERSONAS, World, build_world
-from tests.support.processes import wait_until
+from tests.support.processes import ROOT, VENV_BIN, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +117,7 @@ def run_cell(world: World, method: str, entry: Entry, persona: str) -> int:
     return response.status_code
 
 
+@pytest.mark.timeout(1800)  # a whole system and hundreds of calls; slow on a shared machine
 def test_every_cell_of_the_matrix(world: World) -> None:
     mismatches = []
     ordered = sorted(MATRIX.items(), key=lambda item: item[1].order)
@@ -199,6 +201,13 @@ def test_sockets_end_on_logout_and_on_role_change(world: World) -> None:
         changed = world.call("organiser", "PUT", f"/api/v1/users/{user}/roles", json={"roles": ["attendee", "author"]})
         assert changed.status_code == 200, changed.text
         wait_until(lambda: not kept.connected, timeout=20, what="the socket to end after the role change")
+        # The CLI promoting someone (another process altogether) ends their sockets too.
+        promoted = connected_client(world, world.login("other_author"))
+        subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "services.gateway", "create-organiser", "other_author@example.org"],
+            cwd=ROOT, env=world.env, check=True, capture_output=True,
+        )  # fmt: skip
+        wait_until(lambda: not promoted.connected, timeout=20, what="the socket to end after the CLI promotion")
     finally:
         for client in (kept, ended):
             if client.connected:
@@ -297,6 +306,7 @@ def payload(label: str) -> str:
     return f"<img src=x onerror=alert('{label}')><script>alert('{label}')</script>\"><svg onload=alert('{label}')>"
 
 
+@pytest.mark.timeout(1800)  # a whole system and hundreds of calls; slow on a shared machine
 def test_user_written_text_is_inert_in_the_browser(world: World, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     from tests.e2e.helpers import sign_in
 
@@ -376,6 +386,7 @@ def fuzz_operation(operation: Any, world: World, headers: dict[str, str], exampl
     call()
 
 
+@pytest.mark.timeout(1800)  # a whole system and hundreds of calls; slow on a shared machine
 def test_fuzzing_the_api_finds_no_server_error(world: World) -> None:
     import os
 
