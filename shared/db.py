@@ -26,6 +26,10 @@ def make_engine(url: str) -> Engine:
             # WAL lets the web process, the worker and the bus process read while one of them writes.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit is written to the WAL but fsynced only at checkpoints. It survives any
+            # process crash (a killed worker: what the exactly-once drills test); only an OS crash or power loss
+            # may drop the last commits. That trade takes a commit from ~10-20 ms to well under 1 ms here.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()

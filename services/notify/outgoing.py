@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.notify.adapters.orm import Email, Notification, Recipient
@@ -130,6 +130,142 @@ def notify(
         )
         session.flush()
     return notification
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One notification of a fan-out, for `notify_many`: the same fields and meaning as `notify`'s arguments."""
+
+    user_id: int
+    kind: str
+    category: str
+    subject_key: str
+    version: int
+    title: str
+    text: str
+    html: str | None = None
+    link: str = ""
+    ics: str | None = None
+    email: bool = True
+    push: bool = True
+    summary: str | None = None
+
+
+def notify_many(session: Session, items: list[Outgoing]) -> list[int]:
+    """`notify` for many people at once (a fan-out): the same keys, skips and preferences, but a handful of
+    statements for the whole list instead of about six per person; returns the new notifications' ids in the
+    order of `items` (call `after_commit` with them once the caller's unit of work committed)."""
+    if not items:
+        return []
+    user_ids = sorted({item.user_id for item in items})
+    made_before = {
+        tuple(row)
+        for row in session.execute(
+            select(Notification.user_id, Notification.kind, Notification.subject_key, Notification.version).where(
+                Notification.user_id.in_(user_ids),
+                Notification.kind.in_({item.kind for item in items}),
+                Notification.subject_key.in_({item.subject_key for item in items}),
+            )
+        )
+    }
+    recipients = {r.user_id: r for r in session.scalars(select(Recipient).where(Recipient.user_id.in_(user_ids)))}
+    _preload_preferences(session, user_ids)
+    fresh: list[tuple[Outgoing, Any]] = []
+    seen: set[tuple[int, str, str, int]] = set()
+    for item in items:
+        key = (item.user_id, item.kind, item.subject_key, item.version)
+        if key in made_before or key in seen:
+            continue
+        seen.add(key)
+        if item.user_id not in recipients:
+            log.warning(
+                "notification for an unknown user skipped",
+                extra={
+                    "user_id": item.user_id,
+                    "kind": item.kind,
+                    "subject_key": item.subject_key,
+                    "version": item.version,
+                },  # fmt: skip
+            )
+            continue
+        fresh.append((item, decide(session, item.user_id, item.category)))
+    if not fresh:
+        return []
+    ids = _insert_many_once(
+        session,
+        [
+            {
+                "user_id": item.user_id,
+                "kind": item.kind,
+                "category": item.category,
+                "subject_key": item.subject_key,
+                "version": item.version,
+                "title": one_line(item.title, 200),
+                "body": item.summary if item.summary is not None else item.text,
+                "link": item.link,
+                "in_app": bool(item.push and decision.in_app),
+            }
+            for item, decision in fresh
+        ],
+    )
+    now = utcnow()
+    emails = []
+    made: list[int] = []
+    for item, decision in fresh:
+        notification_id = ids.get((item.user_id, item.kind, item.subject_key, item.version))
+        if notification_id is None:
+            continue  # a concurrent maker of the same key got there first
+        made.append(notification_id)
+        address = recipients[item.user_id].email
+        if item.email and decision.email != "off" and address:
+            held = decision.email == "daily"
+            emails.append(
+                {
+                    "notification_id": notification_id,
+                    "user_id": item.user_id,
+                    "category": item.category,
+                    "to_address": address,
+                    "subject": one_line(item.title, 300),
+                    "body": item.text,
+                    "html_body": item.html,
+                    "ics": item.ics,
+                    "status": HELD if held else rules.QUEUED,
+                    "lease_until": None if held else now + rules.ENQUEUE_GRACE,
+                }
+            )
+    if emails:
+        session.execute(insert(Email), emails)
+    return made
+
+
+def _preload_preferences(session: Session, user_ids: list[int]) -> None:
+    """Load the people's preference rows in one query, so `decide`'s per-person `session.get` finds them in the
+    identity map (people without a row still cost one lookup each)."""
+    rows = getattr(_policy(), "NotificationSettings", None)
+    if rows is not None:
+        session.scalars(select(rows).where(rows.user_id.in_(user_ids))).all()
+
+
+def _insert_many_once(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, str, str, int], int]:
+    """Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the rows actually inserted, by key."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the two databases the project runs on
+        raise RuntimeError(f"unsupported database: {dialect}")
+    made: dict[tuple[int, str, str, int], int] = {}
+    columns = (Notification.id, Notification.user_id, Notification.kind, Notification.subject_key,
+               Notification.version)  # fmt: skip
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        statement = dialect_insert(Notification).values(rows[start : start + _ROWS_PER_INSERT]).on_conflict_do_nothing()
+        for row_id, user_id, kind, subject_key, version in session.execute(statement.returning(*columns)):
+            made[(user_id, kind, subject_key, version)] = row_id
+    return made
+
+
+_ROWS_PER_INSERT = 50  # 9 columns each: well under SQLite's 32,766 bound parameters
 
 
 def _insert_once(session: Session, **values: Any) -> int | None:

@@ -300,25 +300,27 @@ def write_batch(db: Database, batch_id: int, public_url: str) -> list[int]:
         link = f"/followup/events/{day.event_id}"
         url = public_url.rstrip("/") + link
         digests = build_digests(session, day, list(batch.user_ids), contactable)
-        for user_id in batch.user_ids:
-            digest = digests[user_id]
-            if digest.empty:
-                continue  # nothing to follow up: no mail that says so
-            row = outgoing.notify(
-                session,
-                user_id=user_id,
-                kind=domain.DIGEST_KIND,
-                category=domain.CATEGORY,
-                subject_key=f"event:{day.event_id}",
-                version=1,
-                title=domain.digest_title(day.title),
-                text=domain.digest_text(digest, url),
-                html=domain.digest_html(digest, url),
-                link=link,
-                summary=domain.digest_summary(digest),
-            )
-            if row is not None:
-                made.append(row.id)
+        title = domain.digest_title(day.title)
+        # One notify_many for the batch: a few statements instead of about six per digest.
+        made = outgoing.notify_many(
+            session,
+            [
+                outgoing.Outgoing(
+                    user_id=user_id,
+                    kind=domain.DIGEST_KIND,
+                    category=domain.CATEGORY,
+                    subject_key=f"event:{day.event_id}",
+                    version=1,
+                    title=title,
+                    text=domain.digest_text(digest, url),
+                    html=domain.digest_html(digest, url),
+                    link=link,
+                    summary=domain.digest_summary(digest),
+                )
+                for user_id in batch.user_ids
+                if not (digest := digests[user_id]).empty  # nothing to follow up: no mail that says so
+            ],
+        )
         batch.done = True
     return made
 
