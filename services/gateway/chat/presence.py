@@ -1,7 +1,8 @@
 """Who is in a chat room right now, across gateway processes: a Redis hash per room, socket id -> user id.
 
 A process that dies without cleaning up leaves its sockets' entries behind; each entry is therefore also kept in
-a per-socket key with a TTL that the connection refreshes, and readers drop entries whose key has expired.
+a per-socket key with a TTL that a background task of the socket's process refreshes (chat/sockets.py), and readers
+drop entries whose key has expired.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def enter(client: redis.Redis, room_id: str, sid: str, user_id: int) -> None:
 
 def refresh(client: redis.Redis, sid: str) -> None:
     client.expire(_sid_key(sid), ENTRY_TTL_S)
+
+
+def refresh_many(client: redis.Redis, sids: list[str]) -> None:
+    if not sids:
+        return
+    pipe = client.pipeline()
+    for sid in sids:
+        pipe.expire(_sid_key(sid), ENTRY_TTL_S)
+    pipe.execute()
 
 
 def leave(client: redis.Redis, room_id: str, sid: str) -> None:

@@ -8,6 +8,8 @@ the event's acknowledgement: {"ok": true, ...} or {"error": {"code", "message", 
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +23,7 @@ from services.gateway.chat.domain import ChatRuleError
 from services.gateway.chat.service import RoomNotFound
 from services.gateway.domain.accounts import Account
 from shared.errors import ApiError, from_validation_error
-from shared.resilience import is_transient
+from shared.resilience import LoopHealth, is_transient, run_resilient
 from shared.service_app import db, redis_client
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,27 @@ Ack = dict[str, Any]
 
 # Rooms each socket of this process has joined, for presence clean-up when it goes away.
 _joined: dict[str, set[str]] = {}
+_keeper: dict[str, Any] = {}
+_keeper_lock = threading.Lock()
+PRESENCE_REFRESH_S = presence.ENTRY_TTL_S / 4
+
+
+def _keep_presence_alive(socketio: SocketIO, client: Any) -> None:
+    """Once per process: refresh the presence entries of this process's joined sockets, so they outlive their TTL
+    while connected and fade out only when the process is gone. Survives every error (logs, backs off)."""
+    with _keeper_lock:
+        if _keeper:
+            return
+        _keeper["started"] = True
+    health = LoopHealth("chat-presence")
+
+    def step() -> float:
+        presence.refresh_many(client, list(_joined))
+        return PRESENCE_REFRESH_S
+
+    _keeper["task"] = socketio.start_background_task(
+        run_resilient, step, health, lambda: False, sleep=socketio.sleep
+    )
 
 
 def _error(code: str, message: str, field: str | None = None) -> Ack:
@@ -92,6 +115,7 @@ def register(socketio: SocketIO, account_of_socket: Callable[[], Account | None]
         join_room(broadcast.room_key(room_id))
         _joined.setdefault(request.sid, set()).add(room_id)  # type: ignore[attr-defined]
         presence.enter(redis_client(), room_id, request.sid, account.id)  # type: ignore[attr-defined]
+        _keep_presence_alive(socketio, redis_client())
         _presence(room_id)
         details["present"] = presence.present(redis_client(), room_id)
         return {"ok": True, "room": details}
@@ -110,9 +134,12 @@ def register(socketio: SocketIO, account_of_socket: Callable[[], Account | None]
     @on
     def message(account: Account, data: Any) -> Ack:
         room_id = _room_id(data)
+        # The API contract's `message {room_id, text}` has no client id: such a message gets a server-made one
+        # (no idempotency for that client); pages and scripts that resend always send their own.
+        client_id = data.get("client_id") if "client_id" in data else f"srv-{uuid.uuid4().hex}"
         try:
             posted = service.post_message(
-                db(), room_id, account, data.get("client_id"), data.get("text"), admit=lambda: check_flood(account)
+                db(), room_id, account, client_id, data.get("text"), admit=lambda: check_flood(account)
             )
         except FloodError as exc:
             ack = exc.body()
