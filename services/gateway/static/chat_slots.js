@@ -125,7 +125,7 @@
         }
         if (slot.status !== "past") {
           actions.append(
-            button("Cancel slot", `Cancel the slot ${label}`, () => act(base, "DELETE", `The slot ${label} is cancelled.`), "button-secondary"),
+            button("Cancel the slot", `Cancel the slot ${label}`, () => act(base, "DELETE", `The slot ${label} is cancelled.`), "button-secondary"),
           );
         }
         return item;
@@ -147,12 +147,12 @@
         if (slot.waitlist_position) {
           state.textContent = `Taken · you are number ${slot.waitlist_position} on the waitlist`;
           actions.append(
-            button("Leave waitlist", `Leave the waitlist for ${label}`, () => act(`${base}/waitlist`, "DELETE", "You left the waitlist."), "button-secondary"),
+            button("Leave the waitlist", `Leave the waitlist for ${label}`, () => act(`${base}/waitlist`, "DELETE", "You left the waitlist."), "button-secondary"),
           );
         } else {
           state.textContent = slot.waitlist_length ? `Taken · ${slot.waitlist_length} waiting` : "Taken";
           actions.append(
-            button("Join waitlist", `Join the waitlist for ${label}`, () =>
+            button("Join the waitlist", `Join the waitlist for ${label}`, () =>
               act(`${base}/waitlist`, "POST", `You are on the waitlist for ${label}: if it frees up and you are free then, it is booked for you.`),
               "button-secondary"),
           );
