@@ -7,6 +7,7 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -116,6 +117,7 @@ def day_facts(session: Session, event_id: int) -> DayFacts:
         )
         if any(u in p for p in contacts)
     } & accepted
+    zone = ZoneInfo(day.timezone)  # breakouts are labelled by their start in the day's own time
     breakouts: dict[str, list[int]] = defaultdict(list)
     for user_id, title, starts_at in session.execute(
         select(Placement.user_id, Breakout.title, Slot.starts_at)
@@ -123,7 +125,7 @@ def day_facts(session: Session, event_id: int) -> DayFacts:
         .join(Slot, Slot.id == Placement.slot_id)
         .where(Placement.event_id == event_id)
     ):
-        breakouts[f"{as_utc(starts_at):%H:%M} UTC - {title}"].append(user_id)
+        breakouts[f"{as_utc(starts_at).astimezone(zone):%H:%M} - {title}"].append(user_id)
     survey = [
         SurveyAnswer(r.user_id, r.contacted_someone, r.adopted_something, as_utc(r.answered_at))
         for r in session.scalars(select(SurveyResult).where(SurveyResult.event_id == event_id))
