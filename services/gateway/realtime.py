@@ -19,16 +19,18 @@ from services.gateway import service
 from services.gateway.chat import sockets as chat_sockets
 from services.gateway.chat import video as chat_video
 from services.gateway.chat.flood import FloodLimit
+from services.gateway.chat.socket_accounts import SocketAccounts
 from services.gateway.domain.accounts import Account
 from services.gateway.socket_sessions import remember_socket
 from shared.config import env
-from shared.service_app import db
+from shared.service_app import db, redis_client
 
 NAMESPACE = "/chat"
 
 # The credential each socket of this process connected with (a token; a browser session also points at one).
 # Events look the account up again from it, so a revoked token or a changed role counts from the next event on.
 _credentials: dict[str, str] = {}
+_accounts = SocketAccounts()
 
 
 def user_room(user_id: int) -> str:
@@ -54,9 +56,15 @@ def _socket_credential(auth: Any) -> str | None:
 
 
 def socket_account() -> Account | None:
-    """The caller of the current Socket.IO event, read from the database now (not cached at connect)."""
-    token = _credentials.get(request.sid)  # type: ignore[attr-defined]
-    return service.account_for_token_hash(db(), token) if token else None
+    """The caller of the current Socket.IO event: cached per socket for a few seconds, and refused as soon as a
+    logout or role change has ended the socket (see chat/socket_accounts.py)."""
+    sid = request.sid  # type: ignore[attr-defined]
+    token = _credentials.get(sid)
+    if not token:
+        return None
+    return _accounts.account(
+        sid, NAMESPACE, token, redis_client(), lambda token_hash: service.account_for_token_hash(db(), token_hash)
+    )
 
 
 def init_socketio(app: Flask) -> SocketIO:
@@ -85,6 +93,7 @@ def init_socketio(app: Flask) -> SocketIO:
     @socketio.on("disconnect", namespace=NAMESPACE)
     def _disconnect(*_args: Any) -> None:
         _credentials.pop(request.sid, None)  # type: ignore[attr-defined]
+        _accounts.forget(request.sid)  # type: ignore[attr-defined]
         chat_sockets.forget(request.sid)  # type: ignore[attr-defined]
 
     app.extensions["socketio"] = socketio

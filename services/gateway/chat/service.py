@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,6 +148,64 @@ class Posted:
     created: bool  # False: the client sent this client_id before; the stored message is returned again
 
 
+def _message_state() -> Select[Any]:
+    """Everything a new message needs to know, in one round trip: the room (access, writability, whether it was
+    held), its AMA's state, whether the sender is muted there, and the id of a copy already stored under this
+    client id (a resend). Built once with bound parameters: building a statement per message costs more CPU than
+    running it."""
+    rooms, messages, mutes, amas = (
+        ChatRoomRow.__table__.c,
+        ChatMessageRow.__table__.c,
+        ChatMuteRow.__table__.c,
+        AmaSessionRow.__table__.c,
+    )
+    muted = select(mutes.user_id).where(mutes.room_id == rooms.id, mutes.user_id == bindparam("sender_id")).exists()
+    stored = (
+        select(messages.id)
+        .where(
+            messages.room_id == rooms.id,
+            messages.sender_id == bindparam("sender_id"),
+            messages.client_id == bindparam("client_id"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            rooms.kind,
+            rooms.status,
+            rooms.author_id,
+            rooms.attendee_id,
+            rooms.starts_at,
+            rooms.ends_at,
+            rooms.held_at,
+            rooms.ama_project_id,
+            amas.open.label("ama_open"),
+            muted.label("muted"),
+            stored.label("stored_id"),
+        )
+        .select_from(ChatRoomRow.__table__.outerjoin(AmaSessionRow.__table__, amas.project_id == rooms.ama_project_id))
+        .where(rooms.id == bindparam("room_id"))
+    )
+
+
+_MESSAGE_STATE = _message_state()
+_MESSAGES = ChatMessageRow.__table__
+_MESSAGE_COLUMNS = tuple(_MESSAGES.c[name] for name in ("id", "room_id", "sender_id", "client_id", "text", "sent_at"))
+_INSERT_MESSAGE = insert(_MESSAGES).returning(*_MESSAGE_COLUMNS)
+_STORED_MESSAGE = select(*_MESSAGE_COLUMNS).where(_MESSAGES.c.id == bindparam("message_id"))
+
+
+def _message_of(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "room_id": row.room_id,
+        "sender_id": row.sender_id,
+        "client_id": row.client_id,
+        "text": row.text,
+        "sent_at": _iso(row.sent_at),
+    }
+
+
 def post_message(
     db: Database,
     room_id: str,
@@ -158,27 +216,47 @@ def post_message(
 ) -> Posted:
     """Store the message (idempotent by room + sender + client id); the caller broadcasts it after this returns.
 
-    `admit` (the flood limit) runs once the room is known to be the caller's and the message new, before anything
-    is written: a forged room id or a resend does not spend a token, and one transaction does all the reading."""
+    `admit` (the flood limit) runs once the message is known to be new and acceptable (the caller's room, open for
+    writing, not muted), before anything is written: a forged room id, a resend or a refused message does not spend
+    a token. The hot path is one SELECT (room, AMA, mute,
+    resend), one INSERT ... RETURNING and the commit, with Core statements: no ORM objects per message."""
     client_id = domain.check_client_id(client_id)
     clean = domain.clean_text(text)
+    if not isinstance(room_id, str) or len(room_id) > 64:
+        raise RoomNotFound(room_id)
     try:
         with db.unit_of_work() as session:
-            row, access = _access(session, room_id, account)
-            existing = _by_client_id(session, room_id, account.id, client_id)
-            if existing is not None:
-                return Posted(message_json(existing), created=False)
+            conn = session.connection()
+            params = {"room_id": room_id, "sender_id": account.id, "client_id": client_id}
+            state = conn.execute(_MESSAGE_STATE, params).one_or_none()
+            if state is None:
+                raise RoomNotFound(room_id)
+            room = Room(
+                id=room_id,
+                kind=state.kind,
+                status=state.status,
+                author_id=state.author_id,
+                attendee_id=state.attendee_id,
+                starts_at=as_utc(state.starts_at) if state.starts_at else None,
+                ends_at=as_utc(state.ends_at) if state.ends_at else None,
+            )
+            role = domain.access_of(room, account.id, account.has_role("organiser"))
+            if role is None:
+                raise RoomNotFound(room_id)
+            if state.stored_id is not None:
+                stored = conn.execute(_STORED_MESSAGE, {"message_id": state.stored_id}).one()
+                return Posted(_message_of(stored), created=False)
+            ama_open = state.ama_project_id is None or room.kind != "ama" or bool(state.ama_open)
+            domain.check_writable(room, utcnow(), ama_open)
+            if state.muted:
+                raise ChatRuleError("muted", "an organiser muted you in this room", None, status=403)
             if admit is not None:
                 admit()
-            domain.check_writable(access.room, utcnow(), access.ama_open)
-            if session.get(ChatMuteRow, (room_id, account.id)) is not None:
-                raise ChatRuleError("muted", "an organiser muted you in this room", None, status=403)
-            message = ChatMessageRow(room_id=room_id, sender_id=account.id, client_id=client_id, text=clean)
-            session.add(message)
-            session.flush()
-            if access.role == "participant":
-                _record_held_once(session, row, access.room)
-            return Posted(message_json(message), created=True)
+            message = conn.execute(_INSERT_MESSAGE, {**params, "text": clean, "sent_at": utcnow()}).one()
+            # Once held, a room stays held: only messages before that look at who has written.
+            if role == "participant" and state.held_at is None:
+                _record_held_once(session, room_id, room)
+            return Posted(_message_of(message), created=True)
     except IntegrityError:
         # The same client id raced in from another connection or process: that stored copy is the answer.
         with db.unit_of_work() as session:
@@ -198,13 +276,11 @@ def _by_client_id(session: Session, room_id: str, sender_id: int, client_id: str
     )
 
 
-def _record_held_once(session: Session, row: ChatRoomRow, room: Room) -> None:
-    if row.held_at is not None:
-        return
+def _record_held_once(session: Session, room_id: str, room: Room) -> None:
     senders = set(
         session.scalars(
             select(ChatMessageRow.sender_id)
-            .where(ChatMessageRow.room_id == row.id, ChatMessageRow.sender_id.in_(room.participants))
+            .where(ChatMessageRow.room_id == room_id, ChatMessageRow.sender_id.in_(room.participants))
             .distinct()
         )
     )
@@ -213,19 +289,22 @@ def _record_held_once(session: Session, row: ChatRoomRow, room: Room) -> None:
     now = utcnow()
     # Conditional update: of two processes seeing "both wrote" at once, only one changes the row.
     result = session.execute(
-        update(ChatRoomRow).where(ChatRoomRow.id == row.id, ChatRoomRow.held_at.is_(None)).values(held_at=now)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+        update(ChatRoomRow)
+        .where(ChatRoomRow.id == room_id, ChatRoomRow.held_at.is_(None))
+        .values(held_at=now)
+        .returning(ChatRoomRow.event_id, ChatRoomRow.slot_id, ChatRoomRow.project_id)
+    ).one_or_none()
+    if result is not None:
         outbox.record(
             session,
             Outbox,
             ChatHeld(
-                room_id=row.id,
-                event_id=row.event_id,
-                slot_id=row.slot_id,
-                project_id=row.project_id,
-                author_id=row.author_id,
-                attendee_id=row.attendee_id,
+                room_id=room_id,
+                event_id=result.event_id,
+                slot_id=result.slot_id,
+                project_id=result.project_id,
+                author_id=room.author_id,
+                attendee_id=room.attendee_id,
                 held_at=now.isoformat(),
             ),
         )
