@@ -250,7 +250,7 @@ def server_args(kind: str, port: int) -> list[str]:
 
 
 def set_up(
-    tmp: Path, rooms: int, database: str, server: str
+    tmp: Path, rooms: int, database: str, server: str, profile: str = ""
 ) -> tuple[list[Any], list[str], list[Any], dict[str, Any]]:
     import requests
     from argon2 import PasswordHasher
@@ -275,7 +275,8 @@ def set_up(
         url = postgres.create_database("gateway")
     else:
         url = f"sqlite:///{var / 'gateway.db'}"
-    env = service_env(redis_server.url, var, RATE_LIMITS="off", GATEWAY_DATABASE_URL=url)
+    # A pool as large as the threads that write at once (2 gateways x 40 stays under postgres's 100 connections).
+    env = service_env(redis_server.url, var, RATE_LIMITS="off", GATEWAY_DATABASE_URL=url, DB_POOL_SIZE="30")
     os.environ.update({"VAR_DIR": str(var), "APP_ENV": "test", "REDIS_URL": redis_server.url})
     migrate("gateway", url)
     db = Database(url)
@@ -300,7 +301,12 @@ def set_up(
         plan_rooms.append({"room_id": room_id, **tokens})
     db.dispose()
     ports = [free_port(), free_port()]
-    gateways = [Process(f"gateway-{i}", server_args(server, p), env, tmp) for i, p in enumerate(ports)]
+    args = [server_args(server, p) for p in ports]
+    if profile:  # gateway 0 only: cProfile slows what it watches
+        Path(profile).mkdir(parents=True, exist_ok=True)
+        args[0] = [*args[0], "-c", str(ROOT / "bench" / "gunicorn_profile.py")]
+        env = {**env, "BENCH_PROFILE_DIR": str(Path(profile).resolve())}
+    gateways = [Process(f"gateway-{i}", a, env, tmp) for i, a in enumerate(args)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     for u in urls:
         wait_until(lambda u=u: requests.get(f"{u}/healthz", timeout=2).ok, timeout=60, what=u)
@@ -385,6 +391,7 @@ def main() -> int:
     parser.add_argument("--server", choices=("gthread", "gevent"), default="gthread",
                         help="gateway worker: gthread with a thread per socket (the Procfile's) or gevent")
     parser.add_argument("--logs", default="", help="copy the gateways' logs to this directory")
+    parser.add_argument("--profile", default="", help="cProfile gateway 0 (all threads) into this directory")
     parser.add_argument("--worker", choices=("chat", "pub", "sub"))
     parser.add_argument("--role", default="author")
     parser.add_argument("--url", default="")
@@ -402,7 +409,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as name:
         tmp = Path(name)
         t0 = time.time()
-        servers, urls, gateways, plan = set_up(tmp, a.rooms, a.database, a.server)
+        servers, urls, gateways, plan = set_up(tmp, a.rooms, a.database, a.server, a.profile)
         plan_path = tmp / "plan.json"
         plan_path.write_text(json.dumps(plan))
         clients = 2 * a.rooms

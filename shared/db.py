@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,11 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # DB_POOL_SIZE: a process with many request threads (the gateway's thread per websocket) keeps that many
+    # connections open; past the pool's size + overflow each checkout opens and closes a new connection.
+    size = os.environ.get("DB_POOL_SIZE")
+    pool = {"pool_size": int(size), "max_overflow": int(os.environ.get("DB_POOL_OVERFLOW", "10"))} if size else {}
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 class Database:

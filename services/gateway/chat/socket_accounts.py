@@ -19,7 +19,7 @@ import redis
 from services.gateway.domain.accounts import Account
 from services.gateway.socket_sessions import KEY as SOCKETS_KEY
 
-TTL_S = 5.0
+TTL_S = 10.0
 
 
 @dataclass(frozen=True)
