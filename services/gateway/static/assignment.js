@@ -10,14 +10,6 @@
   const api = root.dataset.api;
   const eventId = Number(root.dataset.event);
   const status = document.getElementById("page-status");
-  const live = {
-    box: document.getElementById("live-run"),
-    bar: document.getElementById("live-progress"),
-    stage: document.getElementById("live-stage"),
-    percent: document.getElementById("live-percent"),
-    runId: null,
-    timer: null,
-  };
 
   function showStatus(message) {
     status.textContent = message;
@@ -31,38 +23,11 @@
     alert.focus();
   }
 
-  function show(progress) {
-    if (progress.event_id !== undefined && Number(progress.event_id) !== eventId) return;
-    live.box.hidden = false;
-    live.bar.value = progress.progress;
-    live.bar.textContent = `${progress.progress} %`;
-    live.stage.textContent = progress.stage;
-    live.percent.textContent = String(progress.progress);
-    const row = document.querySelector(`tr[data-run="${progress.run_id}"] .run-stage`);
-    if (row) row.textContent = `${progress.stage} ${progress.progress} %`;
-    if (progress.status === "succeeded" || progress.status === "failed") {
-      window.clearInterval(live.timer);
-      flash(progress.status === "succeeded" ? `Run ${progress.run_id} finished.` : `Run ${progress.run_id} failed: see why below.`);
-    }
-  }
-
-  function follow(runId) {
-    live.runId = runId;
-    live.box.hidden = false;
-    window.clearInterval(live.timer);
-    // Polling as well as the pushes: a page without a live connection still sees the run through.
-    live.timer = window.setInterval(async () => {
-      try {
-        const run = await window.insightApi(`${api}/assignment-runs/${runId}`);
-        show({ run_id: run.id, event_id: run.event_id, status: run.status, stage: run.stage, progress: run.progress });
-      } catch (err) {
-        console.info("progress poll failed:", err.message);
-      }
-    }, 2000);
-  }
-
-  document.addEventListener("insight:assignment_progress", (e) => {
-    if (e.detail && (live.runId === null || e.detail.run_id === live.runId)) show(e.detail);
+  const runs = window.insightRunProgress({ // run_progress.js
+    eventId,
+    progressEvent: "assignment_progress",
+    runsUrl: `${api}/assignment-runs`,
+    acceptAny: true,
   });
 
   document.getElementById("start-run")?.addEventListener("submit", async (e) => {
@@ -74,13 +39,8 @@
       return;
     }
     try {
-      const run = await window.insightApi(`${api}/assignment-runs`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ org_share: share / 100, seed: Number(form.seed.value || 0) }),
-      });
+      const run = await runs.start({ org_share: share / 100, seed: Number(form.seed.value || 0) });
       showStatus(`Run ${run.id} started.`);
-      follow(run.id);
     } catch (err) {
       formError(form, err.message);
     }
@@ -155,7 +115,6 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     showFlash();
-    const running = document.querySelector('tr[data-status="queued"], tr[data-status="running"]');
-    if (running) follow(Number(running.dataset.run));
+    runs.followUnfinished();
   });
 })();

@@ -14,14 +14,6 @@
   const original = JSON.parse(root.dataset.placement || "{}");
   let placement = Object.assign({}, original);
   const status = document.getElementById("page-status");
-  const live = {
-    box: document.getElementById("live-run"),
-    bar: document.getElementById("live-progress"),
-    stage: document.getElementById("live-stage"),
-    percent: document.getElementById("live-percent"),
-    runId: null,
-    timer: null,
-  };
 
   function showStatus(message) {
     status.textContent = message;
@@ -36,38 +28,11 @@
   }
 
   // ---- live progress ----------------------------------------------------------------------------------------
-  function show(progress) {
-    if (progress.event_id !== undefined && Number(progress.event_id) !== eventId) return;
-    live.box.hidden = false;
-    live.bar.value = progress.progress;
-    live.bar.textContent = `${progress.progress} %`;
-    live.stage.textContent = progress.stage;
-    live.percent.textContent = String(progress.progress);
-    const row = document.querySelector(`tr[data-run="${progress.run_id}"] .run-stage`);
-    if (row) row.textContent = `${progress.stage} ${progress.progress} %`;
-    if (progress.status === "succeeded" || progress.status === "failed") {
-      window.clearInterval(live.timer);
-      live.runId = null;
-      flash(progress.status === "succeeded" ? `Run ${progress.run_id} finished.` : `Run ${progress.run_id} failed: see why below.`);
-    }
-  }
-
-  function follow(id) {
-    live.runId = id;
-    live.box.hidden = false;
-    window.clearInterval(live.timer);
-    live.timer = window.setInterval(async () => {
-      try {
-        const run = await window.insightApi(`${api}/timetable-runs/${id}`);
-        show({ run_id: run.id, event_id: run.event_id, status: run.status, stage: run.stage, progress: run.progress });
-      } catch (err) {
-        console.info("progress poll failed:", err.message);
-      }
-    }, 2000);
-  }
-
-  document.addEventListener("insight:timetable_progress", (e) => {
-    if (e.detail && live.runId !== null && e.detail.run_id === live.runId) show(e.detail);
+  const runs = window.insightRunProgress({ // run_progress.js
+    eventId,
+    progressEvent: "timetable_progress",
+    runsUrl: `${api}/timetable-runs`,
+    acceptAny: false,
   });
 
   document.getElementById("start-run")?.addEventListener("submit", async (e) => {
@@ -79,13 +44,8 @@
       return;
     }
     try {
-      const run = await window.insightApi(`${api}/timetable-runs`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ time_limit: limit, seed: Number(form.seed.value || 0) }),
-      });
+      const run = await runs.start({ time_limit: limit, seed: Number(form.seed.value || 0) });
       showStatus(`Run ${run.id} started.`);
-      follow(run.id);
     } catch (err) {
       formError(form, err.message);
     }
@@ -215,7 +175,6 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     showFlash();
-    const running = document.querySelector('tr[data-status="queued"], tr[data-status="running"]');
-    if (running) follow(Number(running.dataset.run));
+    runs.followUnfinished();
   });
 })();

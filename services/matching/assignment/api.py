@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
 
+from services.matching import runs
 from services.matching.assignment import service, tasks
 from services.matching.assignment.models import AssignmentLock, AssignmentRun
 from services.matching.assignment.service import AssignmentError, RunOptions
 from services.matching.service import NotFound
 from shared.auth import current_identity, require_identity
 from shared.errors import ApiError
-from shared.events import utcnow
 from shared.service_app import db
 from shared.validation import Strict, parse_json
 
@@ -103,9 +103,8 @@ def list_runs(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity(ORGANISER)
 def get_run(event_id: int, run_id: int):  # type: ignore[no-untyped-def]
     run = service.get_run(db(), event_id, run_id)
-    if service.needs_restart(run, tasks.stale_after(), utcnow()):
-        service.requeue(db(), run.id)  # one re-send per stale period, however many people are watching
-        tasks.enqueue_run(current_app.extensions["celery"], run.id)
+    celery = current_app.extensions["celery"]
+    if runs.resend_if_lost(db(), AssignmentRun, run, tasks.stale_after(), lambda lost: tasks.enqueue_run(celery, lost)):
         run = service.get_run(db(), event_id, run_id)
     return jsonify(run_json(run, with_assignment=request.args.get("assignment") == "1"))
 

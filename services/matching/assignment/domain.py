@@ -28,26 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from services.matching.domain.solving import Infeasible as Infeasible  # re-exported: the solver and service raise it
+from services.matching.domain.solving import InstanceError
+
 Id = str | int
 Locks = Mapping[tuple[Id, Id], Id]  # (attendee id, slot id) -> breakout id
 Assignment = dict[str, list[Id]]  # str(attendee id) -> breakout id per slot, in slot order
-
-
-class InstanceError(ValueError):
-    """The instance is malformed; `field` names where (e.g. `slots[0].breakouts[2].capacity`)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class Infeasible(Exception):
-    """The day cannot be scheduled; `reasons` say why, in words."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = list(reasons)
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,14 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.matching.adapters.orm import Base
+from services.matching.runs import RunRowMixin
 from shared.events import utcnow
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
-
-class AssignmentRun(Base):
+class AssignmentRun(RunRowMixin, Base):
     __tablename__ = "assignment_runs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("insight_days.id", ondelete="CASCADE"), index=True)
-    started_by: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), default=QUEUED)
     stage: Mapped[str] = mapped_column(String(40), default="queued")
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    seed: Mapped[int] = mapped_column(Integer, default=0)
     org_share: Mapped[float] = mapped_column(Float, default=0.3)
     org_weight: Mapped[float] = mapped_column(Float, default=0.0)
     # What the run was computed from (slots, breakouts, registrations, locks): publishing a run whose inputs have
@@ -35,11 +28,6 @@ class AssignmentRun(Base):
     bound: Mapped[float | None] = mapped_column(Float, default=None)
     bound_method: Mapped[str | None] = mapped_column(String(200), default=None)
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it failed, in words
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 

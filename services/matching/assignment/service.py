@@ -8,12 +8,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.matching import runs
 from services.matching.adapters.orm import InsightDayRow, Outbox
 from services.matching.assignment import schedule
 from services.matching.assignment.domain import (
@@ -25,17 +26,10 @@ from services.matching.assignment.domain import (
 )
 from services.matching.assignment.domain import Breakout as BreakoutSpec
 from services.matching.assignment.domain import Slot as SlotSpec
-from services.matching.assignment.models import (
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    AssignmentLock,
-    AssignmentRun,
-    Placement,
-)
+from services.matching.assignment.models import AssignmentLock, AssignmentRun, Placement
 from services.matching.assignment.solver import solve
 from services.matching.registration.models import PersonCopy, Registration
+from services.matching.runs import RUNNING, SUCCEEDED
 from services.matching.setup import service as setup_service
 from services.matching.setup.models import Breakout, Slot, ThesaurusTheme
 from shared import outbox
@@ -145,17 +139,13 @@ class RunOptions:
 def start_run(db: Database, event_id: int, organiser_id: int, options: RunOptions) -> AssignmentRun:
     with db.unit_of_work() as session:
         setup_service.day(session, event_id)
-        run = AssignmentRun(
-            event_id=event_id,
-            started_by=organiser_id,
-            status=QUEUED,
-            stage="queued",
-            progress=0,
-            seed=options.seed,
+        run = runs.queued(
+            AssignmentRun,
+            event_id,
+            organiser_id,
+            options.seed,
             org_share=options.org_share,
             org_weight=options.org_weight,
-            reasons=[],
-            heartbeat_at=utcnow(),
         )
         session.add(run)
         session.flush()
@@ -163,76 +153,26 @@ def start_run(db: Database, event_id: int, organiser_id: int, options: RunOption
 
 
 def get_run(db: Database, event_id: int, run_id: int) -> AssignmentRun:
-    with db.unit_of_work() as session:
-        run = session.get(AssignmentRun, run_id)
-        if run is None or run.event_id != event_id:
-            raise AssignmentError(404, "not_found", "assignment run not found")
-        return run
+    run = runs.find(db, AssignmentRun, event_id, run_id)
+    if run is None:
+        raise AssignmentError(404, "not_found", "assignment run not found")
+    return run
 
 
 def list_runs(db: Database, event_id: int) -> list[AssignmentRun]:
     with db.unit_of_work() as session:
         setup_service.day(session, event_id)
-        return list(
-            session.scalars(
-                select(AssignmentRun).where(AssignmentRun.event_id == event_id).order_by(AssignmentRun.id.desc())
-            )
-        )
-
-
-def needs_restart(run: AssignmentRun, stale_after: timedelta, now: datetime) -> bool:
-    """A queued or running run whose worker has said nothing for `stale_after`: its task was lost (worker killed,
-    broker restarted empty) and is sent again; the task takes it over."""
-    last = run.heartbeat_at or run.created_at
-    return run.status in (QUEUED, RUNNING) and now - as_utc(last) > stale_after
-
-
-def requeue(db: Database, run_id: int) -> None:
-    """Back to queued (its task is about to be sent again); the heartbeat restarts the stale clock, so watchers
-    polling meanwhile do not send it again."""
-    with db.unit_of_work() as session:
-        run = session.get(AssignmentRun, run_id, with_for_update=True)
-        if run is not None and run.status in (QUEUED, RUNNING):
-            run.status, run.stage, run.heartbeat_at = QUEUED, "queued again", utcnow()
-
-
-def _claim(db: Database, run_id: int, stale_after: timedelta) -> AssignmentRun | None:
-    """queued (or running but silent for `stale_after`) -> running; None when finished or held by a live worker."""
-    with db.unit_of_work() as session:
-        run = session.get(AssignmentRun, run_id, with_for_update=True)
-        if run is None or run.status in (SUCCEEDED, FAILED):
-            return None
-        if run.status == RUNNING and not needs_restart(run, stale_after, utcnow()):
-            return None
-        run.status, run.stage, run.progress = RUNNING, "starting", 0
-        run.started_at = run.heartbeat_at = utcnow()
-        return run
-
-
-def _finish(db: Database, run_id: int, **values: Any) -> AssignmentRun:
-    with db.unit_of_work() as session:
-        run = session.get(AssignmentRun, run_id, with_for_update=True)
-        assert run is not None
-        for key, value in values.items():
-            setattr(run, key, value)
-        run.finished_at = run.heartbeat_at = utcnow()
-        return run
+    return runs.newest_first(db, AssignmentRun, event_id)
 
 
 def progress_payload(run: AssignmentRun) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "event_id": run.event_id,
-        "status": run.status,
-        "stage": run.stage,
-        "progress": run.progress,
-    }
+    return runs.status_payload(run)
 
 
 def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -> str:
     """The Celery task's body: solve, report progress (database row + a push to the organiser), store the result.
     Idempotent: a finished run is left alone; a run whose worker died is started over (the solver is deterministic)."""
-    run = _claim(db, run_id, stale_after)
+    run = runs.claim(db, AssignmentRun, run_id, stale_after)
     if run is None:
         return "skipped"
     organiser, event_id = run.started_by, run.event_id
@@ -264,21 +204,18 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
             raise Infeasible(["the day has no breakout slot with breakouts yet"])
         result = solve(built.instance, locks=built.locks, seed=run.seed, org_weight=run.org_weight, progress=report)
     except Infeasible as exc:
-        done = _finish(
-            db, run_id, status=FAILED, stage="failed", progress=100, reasons=exc.reasons, inputs_digest=built.digest
-        )
+        done = runs.fail(db, AssignmentRun, run_id, exc.reasons, inputs_digest=built.digest)
     except InstanceError as exc:
-        done = _finish(
-            db, run_id, status=FAILED, stage="failed", progress=100, reasons=[exc.message], inputs_digest=built.digest
-        )
+        done = runs.fail(db, AssignmentRun, run_id, [exc.message], inputs_digest=built.digest)
     else:
         metrics = evaluate(built.instance, result.assignment, run.org_weight).as_dict()
         metrics["bound_percent"] = round(100 * result.ratio, 2)
         metrics["ignored_locks"] = built.ignored_locks
         metrics["method"] = result.stats.get("method")
         metrics["breakouts"] = breakout_mix(built, result.assignment)
-        done = _finish(
+        done = runs.finish(
             db,
+            AssignmentRun,
             run_id,
             status=SUCCEEDED,
             stage="done",

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import Field
 
+from services.matching import runs
 from services.matching.service import NotFound
 from services.matching.setup.domain import Refused
 from services.matching.timetable import service, tasks
 from services.matching.timetable.models import TimetableLock, TimetableRun
 from services.matching.timetable.service import RunOptions, TimetableError
 from shared.auth import current_identity, require_identity
-from shared.events import utcnow
 from shared.service_app import db
 from shared.validation import Strict, parse_json
 
@@ -111,9 +111,8 @@ def list_runs(event_id: int):  # type: ignore[no-untyped-def]
 @require_identity(ORGANISER)
 def get_run(event_id: int, run_id: int):  # type: ignore[no-untyped-def]
     run = service.get_run(db(), event_id, run_id)
-    if service.needs_restart(run, tasks.stale_after(), utcnow()):
-        service.requeue(db(), run.id)  # one re-send per stale period, however many people are watching
-        tasks.enqueue_run(current_app.extensions["celery"], run.id)
+    celery = current_app.extensions["celery"]
+    if runs.resend_if_lost(db(), TimetableRun, run, tasks.stale_after(), lambda lost: tasks.enqueue_run(celery, lost)):
         run = service.get_run(db(), event_id, run_id)
     return jsonify(run_json(run))
 

@@ -21,26 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.matching.domain.solving import Infeasible as Infeasible  # re-exported: the solver and service raise it
+from services.matching.domain.solving import InstanceError
+
 Id = str | int
 Placement = Mapping[Id, Id]  # session id -> slot id
 DEFAULT_K = 3
-
-
-class InstanceError(ValueError):
-    """The instance is malformed; `field` names where (e.g. `attendees[3].wants[1]`)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class Infeasible(Exception):
-    """No timetable satisfies the constraints; `reasons` say why, in words."""
-
-    def __init__(self, reasons: Sequence[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = list(reasons)
 
 
 @dataclass(frozen=True)

@@ -10,22 +10,15 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.matching.adapters.orm import Base
+from services.matching.runs import RunRowMixin
 from shared.events import utcnow
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
-
-class TimetableRun(Base):
+class TimetableRun(RunRowMixin, Base):
     __tablename__ = "timetable_runs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("insight_days.id", ondelete="CASCADE"), index=True)
-    started_by: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), default=QUEUED)
     stage: Mapped[str] = mapped_column(String(80), default="queued")
-    progress: Mapped[int] = mapped_column(Integer, default=0)
     best_share: Mapped[float | None] = mapped_column(Float, default=None)  # best clash-free share found so far
-    seed: Mapped[int] = mapped_column(Integer, default=0)
     top_k: Mapped[int] = mapped_column(Integer, default=3)
     time_limit: Mapped[float] = mapped_column(Float, default=30.0)
     # What the run was computed from, per part (slots, breakouts, registrations, locks): applying a run whose
@@ -33,11 +26,6 @@ class TimetableRun(Base):
     inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     placement: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # str(breakout id) -> slot id
     quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)  # why it failed, in words
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 

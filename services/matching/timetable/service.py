@@ -9,14 +9,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.matching import runs
 from services.matching.registration.models import Registration
+from services.matching.runs import RUNNING, SUCCEEDED
 from services.matching.setup import service as setup_service
 from services.matching.setup.models import Breakout, Slot
 from services.matching.timetable.domain import (
@@ -29,14 +31,7 @@ from services.matching.timetable.domain import (
     precheck,
     profiles_of,
 )
-from services.matching.timetable.models import (
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    TimetableLock,
-    TimetableRun,
-)
+from services.matching.timetable.models import TimetableLock, TimetableRun
 from shared.db import Database
 from shared.events import as_utc, utcnow
 
@@ -171,17 +166,8 @@ def start_run(db: Database, event_id: int, organiser_id: int, options: RunOption
         reasons = precheck(built.problem)
         if reasons:
             raise TimetableError(409, "infeasible", "no timetable is possible: " + "; ".join(reasons), None, reasons)
-        run = TimetableRun(
-            event_id=event_id,
-            started_by=organiser_id,
-            status=QUEUED,
-            stage="queued",
-            progress=0,
-            seed=options.seed,
-            top_k=options.top_k,
-            time_limit=options.time_limit,
-            reasons=[],
-            heartbeat_at=utcnow(),
+        run = runs.queued(
+            TimetableRun, event_id, organiser_id, options.seed, top_k=options.top_k, time_limit=options.time_limit
         )
         session.add(run)
         session.flush()
@@ -189,67 +175,20 @@ def start_run(db: Database, event_id: int, organiser_id: int, options: RunOption
 
 
 def get_run(db: Database, event_id: int, run_id: int) -> TimetableRun:
-    with db.unit_of_work() as session:
-        run = session.get(TimetableRun, run_id)
-        if run is None or run.event_id != event_id:
-            raise TimetableError(404, "not_found", "timetable run not found")
-        return run
+    run = runs.find(db, TimetableRun, event_id, run_id)
+    if run is None:
+        raise TimetableError(404, "not_found", "timetable run not found")
+    return run
 
 
 def list_runs(db: Database, event_id: int) -> list[TimetableRun]:
     with db.unit_of_work() as session:
         setup_service.day(session, event_id)
-        return list(
-            session.scalars(
-                select(TimetableRun).where(TimetableRun.event_id == event_id).order_by(TimetableRun.id.desc())
-            )
-        )
-
-
-def needs_restart(run: TimetableRun, stale_after: timedelta, now: datetime) -> bool:
-    """A queued or running run silent for `stale_after` lost its task (worker killed, broker emptied)."""
-    last = run.heartbeat_at or run.created_at
-    return run.status in (QUEUED, RUNNING) and now - as_utc(last) > stale_after
-
-
-def requeue(db: Database, run_id: int) -> None:
-    with db.unit_of_work() as session:
-        run = session.get(TimetableRun, run_id, with_for_update=True)
-        if run is not None and run.status in (QUEUED, RUNNING):
-            run.status, run.stage, run.heartbeat_at = QUEUED, "queued again", utcnow()
-
-
-def _claim(db: Database, run_id: int, stale_after: timedelta) -> TimetableRun | None:
-    with db.unit_of_work() as session:
-        run = session.get(TimetableRun, run_id, with_for_update=True)
-        if run is None or run.status in (SUCCEEDED, FAILED):
-            return None
-        if run.status == RUNNING and not needs_restart(run, stale_after, utcnow()):
-            return None
-        run.status, run.stage, run.progress, run.best_share = RUNNING, "starting", 0, None
-        run.started_at = run.heartbeat_at = utcnow()
-        return run
-
-
-def _finish(db: Database, run_id: int, **values: Any) -> TimetableRun:
-    with db.unit_of_work() as session:
-        run = session.get(TimetableRun, run_id, with_for_update=True)
-        assert run is not None
-        for key, value in values.items():
-            setattr(run, key, value)
-        run.finished_at = run.heartbeat_at = utcnow()
-        return run
+    return runs.newest_first(db, TimetableRun, event_id)
 
 
 def progress_payload(run: TimetableRun) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "event_id": run.event_id,
-        "status": run.status,
-        "stage": run.stage,
-        "progress": run.progress,
-        "best_share": run.best_share,
-    }
+    return {**runs.status_payload(run), "best_share": run.best_share}
 
 
 class _Progress:
@@ -311,7 +250,7 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
     from services.matching.timetable.baselines import greedy_pairs_apart, random_placement
     from services.matching.timetable.solver import solve  # OR-Tools loads in the worker only
 
-    run = _claim(db, run_id, stale_after)
+    run = runs.claim(db, TimetableRun, run_id, stale_after, best_share=None)
     if run is None:
         return "skipped"
     push(run.started_by, PROGRESS_EVENT, progress_payload(run))
@@ -323,9 +262,7 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
         with _Progress(db, run, push) as progress:
             solution = solve(built.problem, seed=run.seed, time_limit=run.time_limit, progress=progress.found)
     except Infeasible as exc:
-        done = _finish(
-            db, run_id, status=FAILED, stage="failed", progress=100, reasons=exc.reasons, inputs=built.inputs
-        )
+        done = runs.fail(db, TimetableRun, run_id, exc.reasons, inputs=built.inputs)
     else:
         quality = solution.evaluation.as_dict()
         quality.update(
@@ -336,8 +273,9 @@ def execute_run(db: Database, run_id: int, push: Push, stale_after: timedelta) -
             random_share=round(evaluate(built.problem, random_placement(built.problem, run.seed)).share, 4),
             stats=solution.stats,
         )
-        done = _finish(
+        done = runs.finish(
             db,
+            TimetableRun,
             run_id,
             status=SUCCEEDED,
             stage="done",
