@@ -57,10 +57,15 @@ def _unb64(text: str) -> bytes:
 
 
 def sign_identity(
-    identity: Identity, private_key: Ed25519PrivateKey, audience: str, *, now: float | None = None
+    identity: Identity,
+    private_key: Ed25519PrivateKey,
+    audience: str,
+    *,
+    now: float | None = None,
+    lifetime_s: int = EXPIRY_S,
 ) -> str:
     issued = int(time.time() if now is None else now)
-    claims = {"aud": audience, "iat": issued, "exp": issued + EXPIRY_S, "sub": asdict(identity)}
+    claims = {"aud": audience, "iat": issued, "exp": issued + lifetime_s, "sub": asdict(identity)}
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
     return f"{_b64(payload)}.{_b64(private_key.sign(payload))}"
 
