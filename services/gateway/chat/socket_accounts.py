@@ -48,7 +48,13 @@ class SocketAccounts:
         with self._lock:
             entry = self._entries.get(sid)
         if entry is not None and entry.token_hash == token_hash and self.clock() - entry.loaded_at < self.ttl_s:
-            if client.hexists(SOCKETS_KEY.format(user_id=entry.account.id), f"{namespace} {sid}"):
+            try:
+                standing = bool(client.hexists(SOCKETS_KEY.format(user_id=entry.account.id), f"{namespace} {sid}"))
+            except redis.RedisError:
+                # redis-py caps a pool at 100 connections; with 1,000 socket threads it can run out. Asking the
+                # database instead (the uncached path) keeps the event working.
+                return load(token_hash)
+            if standing:
                 return entry.account
             self.forget(sid)  # ended by a logout or a role change: its disconnect is on its way
             return None
