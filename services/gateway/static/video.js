@@ -67,6 +67,7 @@
       mic: true,
       peerCalling: false, // their "ringing" came while our camera was starting for our own call
       collisions: 0, // offers that crossed (glare), settled by perfect negotiation
+      renegotiations: 0, // offers made again because nothing had been exchanged yet (see watchNegotiation)
     };
 
     // ---- what is shown -------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@
       call.pendingIce = [];
       call.local.getTracks().forEach((track) => pc.addTrack(track, call.local));
 
-      pc.onnegotiationneeded = async () => {
+      const makeOffer = async () => {
         try {
           call.makingOffer = true;
           await pc.setLocalDescription();
@@ -193,6 +194,8 @@
           call.makingOffer = false;
         }
       };
+      pc.onnegotiationneeded = makeOffer;
+      watchNegotiation(pc, makeOffer);
       pc.onicecandidate = ({ candidate }) => {
         if (candidate && candidate.candidate) send("video_ice", { candidate: candidate.toJSON() });
       };
@@ -216,6 +219,25 @@
       };
       setPeerState(pc.connectionState);
       return pc;
+    }
+
+    // A peer connection that has exchanged nothing a few seconds after it was made (still "stable" and "new": an
+    // offer was lost, dropped on the other side, or never made because negotiationneeded did not fire) offers
+    // again, a few times; perfect negotiation settles it if both sides do.
+    const RENEGOTIATE_AFTER_MS = 4000;
+    const MAX_RENEGOTIATIONS = 5;
+    function watchNegotiation(pc, makeOffer) {
+      let tries = 0;
+      const timer = setInterval(() => {
+        const idle = pc.signalingState === "stable" && pc.iceConnectionState === "new" && !call.makingOffer;
+        if (pc !== call.pc || pc.connectionState === "connected" || pc.connectionState === "closed") {
+          clearInterval(timer);
+        } else if (idle && tries < MAX_RENEGOTIATIONS) {
+          tries += 1;
+          call.renegotiations += 1;
+          makeOffer();
+        }
+      }, RENEGOTIATE_AFTER_MS);
     }
 
     async function onDescription(description) {
@@ -426,7 +448,12 @@
     }
 
     // For the browser tests and for debugging in the console: the live peer connection.
-    window.insightVideo = { peer: () => call.pc, phase: () => call.phase, collisions: () => call.collisions };
+    window.insightVideo = {
+      peer: () => call.pc,
+      phase: () => call.phase,
+      collisions: () => call.collisions,
+      renegotiations: () => call.renegotiations,
+    };
     show("idle");
   }
 
