@@ -95,7 +95,9 @@ def _cap_body() -> None:
     if limit is None:
         return
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes", None)
+        # The routes that take a large body are file uploads (posters, registration CSV), each in a `file` field.
+        field = "file" if large else None
+        raise ApiError(413, "body_too_large", f"the request body is larger than {limit} bytes", field)
     if request.content_length is None:
         request.max_content_length = limit + 1  # a chunked body: read at most one byte over the cap
         request.streamed_body_limit = limit  # type: ignore[attr-defined]
