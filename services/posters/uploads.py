@@ -81,11 +81,13 @@ def accept_upload(
         with db.unit_of_work() as session:
             project = owned_project(session, viewer, project_id)
             position = _position_for(session, limits, project, kind, replaces_id)
+            sha = storage.put(upload.data)
+            lock_blobs(session, [sha])  # a concurrent release of the same bytes waits for our commit (blobs.py)
+            # After the blob lock: on SQLite both take the write lock, and taking it before `put` made a release of
+            # the same bytes wait on us while we waited on it. Refused here, the blob is released below.
             quotas.check_storage_quota(
                 session, viewer, project.owner_id, len(upload.data), limits.max_storage_bytes_per_user
             )
-            sha = storage.put(upload.data)
-            lock_blobs(session, [sha])  # a concurrent release of the same bytes waits for our commit (blobs.py)
             row = PosterRow(
                 project_id=project.id,
                 event_id=project.event_id,
